@@ -1,0 +1,57 @@
+"""The `voicetune` command: a thin typer app. Every verb lives in ``voicetune.commands.<verb>``
+and calls a library function, so the CLI, the Python API and the UI share one code path."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from voicetune.errors import VoicetuneError
+
+app = typer.Typer(
+    name="voicetune",
+    help="Raw recordings in, a fine-tuned, evaluated, exported TTS voice out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+# (module, attribute, verb) in the order `--help` lists them.
+_COMMANDS = [
+    ("doctor", "doctor", "doctor"),
+    ("prepare", "prepare", "prepare"),
+    ("train", "train", "train"),
+    ("train", "runs", "runs"),
+    ("say", "say", "say"),
+    ("demo", "demo", "demo"),
+]
+_GROUPS = [("dataset", "app", "dataset")]
+
+for module_name, attr, verb in _COMMANDS:
+    try:
+        module = importlib.import_module(f"voicetune.commands.{module_name}")
+    except ModuleNotFoundError as exc:  # a verb whose module is not built yet
+        if exc.name != f"voicetune.commands.{module_name}":
+            raise
+        continue
+    app.command(verb)(getattr(module, attr))
+for module_name, attr, verb in _GROUPS:
+    module = importlib.import_module(f"voicetune.commands.{module_name}")
+    app.add_typer(getattr(module, attr), name=verb)
+
+
+def main() -> None:
+    """Entry point: user errors become one red line and exit code 2, never a traceback."""
+    try:
+        app()
+    except VoicetuneError as exc:
+        from rich.console import Console
+
+        # soft_wrap: the message stays one line however narrow the terminal
+        Console(stderr=True, width=100_000).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""The data stage: recordings -> a verified dataset folder (see DESIGN.md, "Dataset folder")."""

