@@ -117,3 +117,28 @@ def to_stereo_rate(x: np.ndarray, sr: int, new_sr: int) -> np.ndarray:
     """A stereo copy at another rate (left/right slightly different gains) to exercise decoding."""
     y = resample(x, sr, new_sr)
     return np.stack([y * 0.9, y * 0.7], axis=1)
+
+
+_SUBJECTS = ["The old sailor", "A young painter", "My cousin", "The tired farmer", "Our teacher", "A curious fox",
+             "The quiet student", "Her grandfather", "The night nurse", "A busy baker", "The tall stranger",
+             "His little sister", "The village doctor", "A brave firefighter", "The school janitor", "Every musician"]
+_VERBS = ["carried a heavy basket", "found a silver coin", "painted a yellow door", "mended the broken chair",
+          "watched the distant ships", "whistled a cheerful song", "opened an ancient chest", "planted purple tulips",
+          "followed the muddy track", "measured the wooden beam", "cooked a spicy soup", "climbed the narrow stairs",
+          "fixed the squeaky gate", "read a thick novel", "counted the shiny pebbles", "polished the brass bell"]
+_PLACES = ["near the frozen lake", "behind the church", "under the bright moon", "beside the fishing village",
+           "inside the dusty barn", "across the wide valley", "at the edge of the forest", "during the long winter",
+           "before the thunderstorm", "after the harvest festival", "along the busy harbor", "on a windy hilltop",
+           "next to the old mill", "in the crowded market", "beyond the stone bridge", "through the misty morning"]
+
+
+def generated_sentences(n: int, seed: int = 0) -> list[str]:
+    """``n`` distinct sentences from templates (16^3 combinations): long synthetic recordings without repeats."""
+    import itertools
+    import random
+
+    combos = list(itertools.product(_SUBJECTS, _VERBS, _PLACES))
+    random.Random(seed).shuffle(combos)
+    if n > len(combos):
+        raise ValueError(f"at most {len(combos)} generated sentences")
+    return [f"{s} {v} {p}." for s, v, p in combos[:n]]
