@@ -1,0 +1,232 @@
+"""The engine on real toy backends: loss goes down, accumulation, freezing, NaN, early stop,
+overfitting, samples, time budget, in-process interrupt + exact resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from train_helpers import GanBackend, RegressionBackend, weights_digest
+from voicetune.errors import VoicetuneError
+from voicetune.train import checkpoints as ckpt
+from voicetune.train.backend import FreezeRule
+from voicetune.train.config import TrainConfig
+from voicetune.train.engine import fit, resume
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = {"epochs": 4, "batch_size": 8, "log_every": 1, "device": "cpu", "optimizer": {"lr": 3e-3}}
+    return TrainConfig(**{**base, **kw})
+
+
+def _events(run, kind=None):
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if kind is None or r["event"] == kind]
+
+
+def test_single_optimizer_loss_goes_down_and_run_folder_is_complete(tmp_path):
+    run = tmp_path / "run"
+    result = fit(RegressionBackend(), _cfg(epochs=6, eval_every=8), run, show_progress=False)
+    assert result.status == "finished" and result.step == 48
+    evals = [r["loss"]["loss"] for r in _events(run, "eval")]
+    assert len(evals) == 6 and evals[-1] < 0.75 * evals[0]
+    assert (run / "config.yaml").exists() and (run / "tb").is_dir()
+    assert "run.total_steps" in (run / "config.yaml").read_text()
+    sample_dir = run / "samples" / "step-000048"
+    assert (sample_dir / "tone.wav").stat().st_size > 4000 and (sample_dir / "tone.pred.png").exists()
+    best = json.loads((run / "best.json").read_text())
+    assert best["value"] == pytest.approx(min(evals))
+    assert len(ckpt.checkpoint_dirs(run)) <= 3 + 1  # top-3 + last
+    norms = [r["grad_norm"]["main"] for r in _events(run, "train")]
+    assert all(n > 0 for n in norms)
+
+
+def test_gan_backend_two_optimizers(tmp_path):
+    run = tmp_path / "run"
+    backend = GanBackend()
+    before = {n: weights_digest(m) for n, m in backend.modules().items()}
+    result = fit(backend, _cfg(epochs=5, eval_every=8, optimizer={"lr": 5e-3}), run, show_progress=True)
+    assert result.status == "finished"
+    evals = [r["loss"]["loss"] for r in _events(run, "eval")]
+    assert evals[-1] < 0.8 * evals[0]
+    train = _events(run, "train")
+    assert set(train[0]["grad_norm"]) == {"gen", "disc"} and set(train[0]["loss"]) == {"loss", "adv", "disc"}
+    after = {n: weights_digest(m) for n, m in backend.modules().items()}
+    assert before["gen"] != after["gen"] and before["disc"] != after["disc"]
+
+
+def test_gradient_accumulation_matches_the_big_batch(tmp_path):
+    # batch 4 × accumulation 2 must give the same updates as batch 8 (no dropout, same data order)
+    a = RegressionBackend(dropout=0.0, lengths=False)
+    b = RegressionBackend(dropout=0.0, lengths=False)
+    fit(a, _cfg(epochs=2, batch_size=8, optimizer={"lr": 1e-2, "name": "sgd"}), tmp_path / "a", show_progress=False)
+    fit(b, _cfg(epochs=2, batch_size=4, grad_accum=2, optimizer={"lr": 1e-2, "name": "sgd"}), tmp_path / "b",
+        show_progress=False)
+    for pa, pb in zip(a.net.parameters(), b.net.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+    assert _events(tmp_path / "b", "end")[0]["step"] == 16
+
+
+def test_freeze_rule_keeps_a_group_fixed_for_the_first_steps(tmp_path):
+    backend = RegressionBackend(freeze=[FreezeRule("net.0", until_step=5)])
+    first = backend.net[0].weight.detach().clone()
+    last = backend.net[3].weight.detach().clone()
+    fit(backend, _cfg(epochs=None, max_steps=5), tmp_path / "a", show_progress=False)
+    start = _events(tmp_path / "a", "start")[0]
+    assert start["parameters"]["net"] == {"trainable": 552 - 8 * 32 - 32, "total": 552}  # net.0 = 8×32 + 32
+    assert torch.equal(backend.net[0].weight, first) and not torch.equal(backend.net[3].weight, last)
+    backend2 = RegressionBackend(freeze=[FreezeRule("net.0", until_step=5)])
+    fit(backend2, _cfg(epochs=None, max_steps=8), tmp_path / "b", show_progress=False)
+    assert not torch.equal(backend2.net[0].weight, first)  # unfrozen from step 5 on
+
+
+def test_nan_steps_are_skipped_reported_and_lower_the_lr(tmp_path):
+    run = tmp_path / "run"
+    backend = RegressionBackend(nan_steps=(3, 4, 5))
+    result = fit(backend, _cfg(epochs=2, instability={"lower_lr_after": 3}), run, show_progress=False)
+    assert result.status == "finished" and result.step == 16
+    assert all(torch.isfinite(p).all() for p in backend.net.parameters())
+    warnings = _events(run, "warning")
+    skipped = [w["step"] for w in warnings if w["kind"] == "nonfinite"]
+    assert skipped == [3, 4, 5]
+    assert any(w["kind"] == "lr_lowered" for w in warnings)
+    lrs = {r["step"]: r["lr"]["main"] for r in _events(run, "train")}
+    assert lrs[6] == pytest.approx(0.5 * lrs[2], rel=1e-3)
+    assert all(np.isfinite(r["loss"]["loss"]) for r in _events(run, "train"))
+
+
+def test_too_many_nan_steps_stop_with_a_clear_message(tmp_path):
+    backend = RegressionBackend(nan_steps=tuple(range(2, 40)))
+    result = fit(backend, _cfg(epochs=4, instability={"max_bad_steps": 6}), tmp_path / "run", show_progress=False)
+    assert result.status == "unstable" and result.step == 7
+    assert "Lower the learning rate" in result.message
+    assert ckpt.latest(tmp_path / "run") is not None
+
+
+def test_early_stopping_on_a_rising_eval_curve_keeps_the_best(tmp_path):
+    run = tmp_path / "run"
+    curve = [1.0, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1]
+    backend = RegressionBackend(n_eval=8, eval_curve=curve)
+    cfg = _cfg(epochs=20, eval_every=2, early_stop={"patience": 3, "min_delta": 0.01}, overfit={"enabled": False})
+    result = fit(backend, cfg, run, show_progress=False)
+    assert result.status == "early_stop" and result.step == 10  # evals at 2,4 (best),6,8,10 -> stop
+    assert "best 0.8 at step 4" in result.message
+    best = json.loads((run / "best.json").read_text())
+    assert best["step"] == 4 and (run / best["path"] / "model.safetensors").exists()
+
+
+def test_overfitting_monitor_warns_or_stops(tmp_path):
+    curve = [1.0, 0.7, 0.75, 0.8, 0.9, 1.0]  # eval rises from the 3rd eval while train keeps falling
+    cfg = _cfg(epochs=10, eval_every=4, early_stop={"enabled": False}, overfit={"k_evals": 2})
+    fit(RegressionBackend(n_eval=8, eval_curve=curve), cfg, tmp_path / "warn", show_progress=False)
+    kinds = [w["kind"] for w in _events(tmp_path / "warn", "warning")]
+    assert "overfit" in kinds
+    cfg = _cfg(epochs=10, eval_every=4, early_stop={"enabled": False}, overfit={"k_evals": 2, "action": "stop", "gap_ratio": 100})
+    result = fit(RegressionBackend(n_eval=8, eval_curve=curve), cfg, tmp_path / "stop", show_progress=False)
+    assert result.status == "overfit" and result.step == 16
+    assert json.loads((tmp_path / "stop" / "best.json").read_text())["step"] == 8
+
+
+def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path):
+    cfg = _cfg(epochs=100, max_minutes=0.02)
+    result = fit(RegressionBackend(step_sleep=0.05), cfg, tmp_path / "run", show_progress=False)
+    assert result.status == "time_budget" and 5 < result.step < 100
+    assert ckpt.latest(tmp_path / "run").name == f"step-{result.step:06d}"
+
+
+def test_interrupt_then_resume_equals_an_uninterrupted_run(tmp_path):
+    """SIGTERM in-process (the subprocess version is in test_train_process.py)."""
+    cfg = lambda: _cfg(epochs=5, eval_every=4, early_stop={"enabled": False})  # noqa: E731
+    full = RegressionBackend()
+    fit(full, cfg(), tmp_path / "full", show_progress=False)
+
+    class Interrupting(RegressionBackend):
+        def train_step(self, batch, ctx):
+            out = super().train_step(batch, ctx)
+            if ctx.global_step == 13:  # during step 14
+                os.kill(os.getpid(), signal.SIGTERM)
+            return out
+
+    first = Interrupting()
+    r1 = fit(first, cfg(), tmp_path / "cut", show_progress=False)
+    assert r1.status == "interrupted" and r1.step == 14
+    second = RegressionBackend(init_seed=99)  # different init: everything must come from the checkpoint
+    r2 = resume(second, tmp_path / "cut", show_progress=False)
+    assert r2.status == "finished" and r2.step == 40
+    assert weights_digest(second.net) == weights_digest(full.net)
+    curve = lambda run: [(r["step"], r["loss"]) for r in _events(run, "train")]  # noqa: E731
+    assert curve(tmp_path / "cut") == curve(tmp_path / "full")
+
+
+def test_new_run_refuses_a_folder_with_checkpoints(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text('{"event": "train", "step": 99}\n')  # a start that died
+    fit(RegressionBackend(), _cfg(epochs=1), tmp_path / "run", show_progress=False)
+    assert 99 not in [r["step"] for r in _events(tmp_path / "run")]
+    with pytest.raises(VoicetuneError, match="--resume"):
+        fit(RegressionBackend(), _cfg(epochs=1), tmp_path / "run", show_progress=False)
+    with pytest.raises(VoicetuneError, match="fp16 needs a CUDA GPU"):
+        fit(RegressionBackend(), _cfg(epochs=1, precision="fp16"), tmp_path / "x", show_progress=False)
+
+
+def test_bf16_autocast_on_cpu_trains(tmp_path):
+    result = fit(RegressionBackend(), _cfg(epochs=1, precision="bf16"), tmp_path / "run", show_progress=False)
+    assert result.status == "finished"
+    assert np.isfinite(_events(tmp_path / "run", "eval")[-1]["loss"]["loss"])
+
+
+def test_gradient_checkpointing_hook_and_describe(tmp_path, capsys):
+    class Checkpointed(RegressionBackend):
+        enabled = False
+
+        def enable_gradient_checkpointing(self, modules):
+            Checkpointed.enabled = True
+
+        def describe(self):
+            return {"note": "toy backend line"}
+
+    fit(Checkpointed(), _cfg(epochs=1, gradient_checkpointing=True), tmp_path / "run", show_progress=False)
+    assert Checkpointed.enabled and "toy backend line" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_torch_compile_opt_in_trains_and_saves_plain_keys(tmp_path):
+    backend = RegressionBackend()
+    result = fit(backend, _cfg(epochs=2, compile=True), tmp_path / "run", show_progress=False)
+    assert result.status == "finished"
+    from safetensors.torch import load_file
+
+    keys = load_file(str(ckpt.latest(tmp_path / "run") / "model.safetensors"))
+    assert all(k.startswith("net.") and "_orig_mod" not in k for k in keys)
+
+
+def test_checkpoint_hook_scores_select_the_best(tmp_path):
+    run = tmp_path / "run"
+    scores = {4: 0.70, 8: 0.90, 12: 0.80, 16: 0.75}  # e.g. speaker similarity, peaking at step 8
+    seen = []
+
+    def judge(path, step):
+        seen.append((path.name, (path / "model.safetensors").exists()))
+        return {"similarity": scores[step]}
+
+    cfg = _cfg(epochs=2, eval_every=4, select_metric="similarity", select_mode="max", keep_top_k=1)
+    fit(RegressionBackend(), cfg, run, show_progress=False, on_checkpoint=judge)
+    assert seen == [(f"step-{s:06d}", True) for s in (4, 8, 12, 16)]
+    assert json.loads((run / "best.json").read_text())["step"] == 8
+    assert [p.name for p in ckpt.checkpoint_dirs(run)] == ["step-000008", "step-000016"]  # best + last
+    rows = [r for r in ckpt.list_checkpoints(run)]
+    assert rows[0]["eval"]["similarity"] == 0.9 and rows[0]["best"]
+
+
+def test_resume_with_a_longer_run_and_a_new_budget(tmp_path):
+    run = tmp_path / "run"
+    fit(RegressionBackend(), _cfg(epochs=2, early_stop={"enabled": False}), run, show_progress=False)
+    result = resume(RegressionBackend(), run, overrides={"epochs": 3}, show_progress=False)
+    assert result.status == "finished" and result.step == 24
+    assert "changed on resume at step 16" in (run / "config.yaml").read_text()
+    assert [r["step"] for r in _events(run, "train")][-1] == 24
