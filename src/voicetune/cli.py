@@ -23,8 +23,10 @@ app = typer.Typer(
 _COMMANDS = [
     ("doctor", "doctor", "doctor"),
     ("prepare", "prepare", "prepare"),
-    ("train", "train", "train"),
+    ("finetune", "train", "train"),
     ("train", "runs", "runs"),
+    ("evaluate", "evaluate", "evaluate"),
+    ("export", "export", "export"),
     ("say", "say", "say"),
     ("demo", "demo", "demo"),
 ]

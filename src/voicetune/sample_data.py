@@ -142,3 +142,25 @@ def generated_sentences(n: int, seed: int = 0) -> list[str]:
     if n > len(combos):
         raise ValueError(f"at most {len(combos)} generated sentences")
     return [f"{s} {v} {p}." for s, v, p in combos[:n]]
+
+
+def revoice(x: np.ndarray, sr: int, f0_factor: float = 0.78, formant_factor: float = 0.90) -> np.ndarray:
+    """Another speaker from the same speech: WORLD analysis, F0 and the spectral envelope scaled
+    (formants at ``formant_factor`` x their frequency: a longer vocal tract), WORLD synthesis."""
+    import pyworld
+
+    xd = x.astype(np.float64)
+    f0, t = pyworld.dio(xd, sr)
+    f0 = pyworld.stonemask(xd, f0, t, sr)
+    sp = pyworld.cheaptrick(xd, f0, t, sr)
+    ap = pyworld.d4c(xd, f0, t, sr)
+    bins = sp.shape[1]
+    src = np.clip(np.arange(bins) / formant_factor, 0, bins - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, bins - 1)
+    w = src - lo
+    warp = lambda m: m[:, lo] * (1 - w) + m[:, hi] * w  # noqa: E731 - linear interpolation along frequency
+    y = pyworld.synthesize(f0 * f0_factor, np.ascontiguousarray(warp(sp)), np.ascontiguousarray(warp(ap)), sr)
+    y = y[: len(x)].astype(np.float32)
+    peak = float(np.max(np.abs(y))) or 1.0
+    return y * min(1.0, 0.95 / peak)

@@ -1,4 +1,4 @@
-"""`voicetune runs RUN` (and, with the VITS backend, `voicetune train`)."""
+"""`voicetune runs RUN` (`voicetune train` is in commands/finetune.py)."""
 
 from __future__ import annotations
 
@@ -34,13 +34,6 @@ def runs(run: Path = typer.Argument(..., help="A run folder (the -o of `voicetun
         cells.append("★ best" if r["best"] else "")
         table.add_row(*cells, style="bold green" if r["best"] else None)
     console.print(table)
-
-
-def train() -> None:
-    """Fine-tune a voice (arrives with the VITS backend; the engine is in voicetune.train)."""
-    from voicetune.errors import VoicetuneError
-
-    raise VoicetuneError("`voicetune train` is not available yet in this build: the VITS backend is still being written")
 
 
 def _fmt(value: object) -> str:

@@ -153,17 +153,20 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}" if where else err["msg"]
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML config (or start from defaults) and apply dotted overrides (CLI flags)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise VoicetuneError(f"{path}: cannot read the training config ({exc}); fix or remove --config") from None
-        if not isinstance(data, dict):
-            raise VoicetuneError(f"{path}: a training config is a YAML mapping of keys to values")
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise VoicetuneError(f"{path}: cannot read the training config ({exc}); fix or remove --config") from None
+    if not isinstance(data, dict):
+        raise VoicetuneError(f"{path}: a training config is a YAML mapping of keys to values")
+    return data
+
+
+def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = None, source: str = "training options") -> TrainConfig:
+    """Validate a config mapping after applying dotted overrides (CLI flags); errors name ``source``."""
+    data = dict(data)
     for key, value in (overrides or {}).items():
         *parents, leaf = key.split(".")
         node = data
@@ -173,8 +176,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     try:
         return TrainConfig(**data)
     except ValidationError as exc:
-        where = f"{path}" if path is not None else "training options"
-        raise VoicetuneError(f"{where}: {_first_error(exc)}") from None
+        raise VoicetuneError(f"{source}: {_first_error(exc)}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML config (or start from defaults) and apply dotted overrides (CLI flags)."""
+    data = read_yaml(path) if path is not None else {}
+    return config_from_dict(data, overrides, str(path) if path is not None else "training options")
 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:

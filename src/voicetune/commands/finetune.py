@@ -1,0 +1,71 @@
+"""`voicetune train`: fine-tune a voice on a prepared dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from voicetune.commands.progress import console
+
+
+def _flag_overrides(**flags: Any) -> dict[str, Any]:
+    """CLI flags -> dotted TrainConfig keys (only the ones the user gave)."""
+    keys = {
+        "epochs": "epochs", "max_steps": "max_steps", "max_minutes": "max_minutes", "batch_size": "batch_size",
+        "grad_accum": "grad_accum", "lr": "optimizer.lr", "optimizer": "optimizer.name", "scheduler": "scheduler.name",
+        "eval_every": "eval_every", "save_every": "save_every", "keep": "keep_top_k", "seed": "seed",
+        "device": "device", "precision": "precision",
+    }
+    return {keys[k]: v for k, v in flags.items() if v is not None}
+
+
+def train(
+    dataset: Path = typer.Option(None, "--dataset", "-d", help="Dataset folder from `voicetune prepare`."),
+    base: str = typer.Option(None, "--base", "-b", help="`joe`, a Piper .onnx/.ckpt, or an earlier run folder."),
+    output: Path = typer.Option(None, "-o", "--output", help="New run folder."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML config (engine keys + a `vits:` section)."),
+    resume: Path = typer.Option(None, "--resume", help="Continue this run folder exactly where it stopped."),
+    epochs: int = typer.Option(None, "--epochs"),
+    max_steps: int = typer.Option(None, "--max-steps"),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Wall-clock budget; stops with a checkpoint."),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    grad_accum: int = typer.Option(None, "--grad-accum"),
+    lr: float = typer.Option(None, "--lr"),
+    optimizer: str = typer.Option(None, "--optimizer", help="adamw | adam | sgd | rmsprop"),
+    scheduler: str = typer.Option(None, "--scheduler", help="exponential | cosine_restarts | step | constant"),
+    eval_every: int = typer.Option(None, "--eval-every", help="Optimizer steps between evals (default: each epoch)."),
+    save_every: int = typer.Option(None, "--save-every"),
+    keep: int = typer.Option(None, "--keep", help="Checkpoints kept by the selection metric (plus the last)."),
+    seed: int = typer.Option(None, "--seed"),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda"),
+    precision: str = typer.Option(None, "--precision", help="no | bf16 | fp16 | auto"),
+    freeze: list[str] = typer.Option(None, "--freeze", help="Group frozen all run: enc_p, dp, flow, enc_q, dec."),
+    bootstrap_steps: int = typer.Option(300, "--bootstrap-steps", help="Posterior-encoder distillation steps."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fine-tune a Piper/VITS voice on a dataset.
+
+    A base that came from ONNX has no posterior encoder: it is re-learned first by distillation
+    from the base itself (cached per base voice). Ctrl+C saves a checkpoint; --resume continues.
+
+    Examples:
+
+      voicetune train --dataset my-voice --base joe -o runs/anna --max-minutes 30
+
+      voicetune train -d my-voice -b en_US-lessac-medium.onnx -o runs/anna --epochs 200 --freeze enc_p
+
+      voicetune train --resume runs/anna --max-minutes 30
+    """
+    from voicetune.models.vits.training import run_training
+
+    overrides = _flag_overrides(
+        epochs=epochs, max_steps=max_steps, max_minutes=max_minutes, batch_size=batch_size, grad_accum=grad_accum,
+        lr=lr, optimizer=optimizer, scheduler=scheduler, eval_every=eval_every, save_every=save_every, keep=keep,
+        seed=seed, device=device, precision=precision,
+    )
+    run_training(
+        dataset=dataset, base=base, output=output, config=config, resume=resume, overrides=overrides,
+        freeze=freeze or None, bootstrap_steps=bootstrap_steps, show_progress=not quiet, log=console.print,
+    )

@@ -1,0 +1,134 @@
+"""What can be evaluated: anything that turns text into audio, behind one callable.
+
+``synthesizer_for(target)`` resolves a Piper ``.onnx``, a voice folder, a voicetune VITS
+checkpoint folder or ``joe`` through ``voicetune.synth.load_voice``, and a checkpoint of a VITS
+fine-tuning run (``RUN/checkpoints/step-N``) through ``voicetune.models.vits.run.load_run_model``.
+Other kinds (XTTS, another backend's trainer steps) plug in by adding a ``(matches, build)`` pair
+to ``LOADERS``; the first pair whose ``matches(path)`` is true builds the synthesizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voicetune.errors import VoicetuneError
+
+EVAL_SEED = 0  # torch backend: every sentence spoken with the same seed, checkpoints differ by weights only
+
+
+@dataclass
+class Synthesizer:
+    speak: Callable[[str], tuple[np.ndarray, int]]
+    label: str
+    sample_rate: int
+    hop_length: int = 256
+
+    def __call__(self, text: str) -> tuple[np.ndarray, int]:
+        return self.speak(text)
+
+
+def _backend_for(target: str | Path, backend: str) -> str:
+    """"auto": onnxruntime for Piper ONNX voices (what piper-tts users hear, and steady timing: in a
+    fresh process our torch VITS paid up to ~10 s warm-up per new input shape, measured RTF 0.82
+    vs 0.13 over the 20 sentences), torch for checkpoints (they have no ONNX graph)."""
+    if backend != "auto":
+        return backend
+    from voicetune.models.vits.checkpoint import is_vits_checkpoint
+
+    path = Path(target)
+    return "torch" if path.suffix == ".ckpt" or (path.is_dir() and is_vits_checkpoint(path)) else "onnx"
+
+
+def _voice_synthesizer(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
+    from voicetune.synth import load_voice, say
+
+    voice = load_voice(target, device=device, backend=_backend_for(target, backend))
+
+    def speak(text: str) -> tuple[np.ndarray, int]:
+        return say(text, voice, seed=EVAL_SEED)
+
+    return Synthesizer(speak, str(target), voice.sample_rate, int(voice.config.hop_length))
+
+
+def _is_voice(path: Path) -> bool:
+    from voicetune.models.vits.checkpoint import is_vits_checkpoint
+
+    if path.is_dir():
+        return is_vits_checkpoint(path) or any(path.glob("*.onnx"))
+    return path.suffix in (".onnx", ".ckpt")
+
+
+def _trainer_step(path: Path) -> bool:
+    return path.is_dir() and (path / "trainer.json").exists()
+
+
+def _vits_run_step(path: Path) -> bool:
+    """A ``RUN/checkpoints/step-N`` folder of a VITS fine-tune (its voice config is RUN/vits.json)."""
+    from voicetune.models.vits.run import RUN_FILE
+
+    return _trainer_step(path) and (path.resolve().parent.parent / RUN_FILE).exists()
+
+
+def _run_step_synthesizer(path: Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
+    from voicetune.models.vits.run import load_run_model
+    from voicetune.synth import Voice, say
+    from voicetune.text.phonemize import Phonemizer
+
+    if backend == "onnx":
+        raise VoicetuneError(f"{path}: a checkpoint has no ONNX graph; use --backend torch (or auto)")
+    model, config = load_run_model(path)
+    if device != "cpu":
+        import torch
+
+        model.to(torch.device(device))
+    voice = Voice(config=config, phonemizer=Phonemizer(config), source=str(path), model=model, device=device)
+
+    def speak(text: str) -> tuple[np.ndarray, int]:
+        return say(text, voice, seed=EVAL_SEED)
+
+    return Synthesizer(speak, str(path), voice.sample_rate, int(config.hop_length))
+
+
+def _no_voice_yet(path: Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
+    raise VoicetuneError(
+        f"{path}: this trainer checkpoint has no voice config (no voice.json here, no vits.json in its run), "
+        "so it cannot speak; evaluate a VITS run's checkpoint, a VITS checkpoint folder or an exported voice"
+    )
+
+
+LOADERS: list[tuple[Callable[[Path], bool], Callable[..., Synthesizer]]] = [
+    (_is_voice, _voice_synthesizer),
+    (_vits_run_step, _run_step_synthesizer),
+    (_trainer_step, _no_voice_yet),
+]
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "checkpoints").is_dir() and (path / "config.yaml").exists()
+
+
+def synthesizer_for(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
+    """A callable ``text -> (audio, sample_rate)`` for a voice, checkpoint or ``joe``.
+
+    ``backend``: "auto", "torch" (voicetune's VITS) or "onnx" (onnxruntime, Piper voices only).
+    """
+    from voicetune.synth import SHORTCUTS
+
+    if backend not in ("auto", "torch", "onnx"):
+        raise VoicetuneError(f"unknown backend {backend!r}; use auto, torch or onnx")
+    if str(target).lower() in SHORTCUTS:
+        return _voice_synthesizer(str(target), device, backend)
+    path = Path(target).expanduser()
+    if not path.exists():
+        raise VoicetuneError(f"{path}: not found; pass a Piper .onnx, a voice folder, a checkpoint folder, a run or 'joe'")
+    for matches, build in LOADERS:
+        if matches(path):
+            return build(path, device=device, backend=backend)
+    raise VoicetuneError(
+        f"{path}: not a voice voicetune can load; pass a Piper .onnx (with its .onnx.json), a voice folder, "
+        "a VITS checkpoint folder (model.safetensors + voice.json), a run folder or 'joe'"
+    )

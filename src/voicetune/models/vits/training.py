@@ -1,0 +1,89 @@
+"""`voicetune train` for VITS: config (engine keys + a ``vits:`` section), new runs and resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from voicetune.errors import VoicetuneError
+from voicetune.models.vits.finetune import VitsTrainOptions
+from voicetune.models.vits.run import RUN_FILE, build_backend, write_run_info
+from voicetune.train.config import TrainConfig, config_from_dict, read_yaml
+
+_OWN_KEYS = ("vits", "dataset", "base", "backend")
+
+
+def read_config(path: Path | None, overrides: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]:
+    """(engine config, the non-engine keys: vits/dataset/base/backend) from YAML + CLI flags."""
+    data = read_yaml(path) if path is not None else {}
+    own = {k: data.pop(k) for k in _OWN_KEYS if k in data}
+    return config_from_dict(data, overrides, str(path) if path is not None else "training options"), own
+
+
+def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str) -> VitsTrainOptions:
+    raw = dict(own.get("vits") or {})
+    if freeze:
+        raw["freeze"] = freeze
+    try:
+        return VitsTrainOptions(**raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise VoicetuneError(f"{source}: vits.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+def advise(cfg: TrainConfig, n_train: int, overrides: dict[str, Any], yaml_keys: set[str]) -> None:
+    """Fill what the user did not set, from the dataset size, and say why (config.yaml `derived`)."""
+    given = set(overrides) | yaml_keys
+    if "batch_size" not in given:
+        batch = max(1, min(8, n_train // 4 or 1))
+        cfg.derive("batch_size", batch, f"{n_train} training clips: batch {batch} keeps >= 4 steps per epoch (max 8)")
+    if "eval_every" not in given and cfg.max_steps:
+        every = max(10, cfg.max_steps // 10)
+        cfg.derive("eval_every", every, f"about 10 evals over max_steps {cfg.max_steps}")
+
+
+def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
+    from voicetune.data.dataset import load_dataset
+    from voicetune.train.schedule import LRSchedule, run_length
+
+    n = len(load_dataset(dataset).train)
+    LRSchedule(cfg.scheduler, run_length(n, cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps))
+
+
+def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
+                 resume: Path | None, overrides: dict[str, Any], freeze: list[str] | None = None,
+                 bootstrap_steps: int = 300, bootstrap_sentences: int | None = None, show_progress: bool = True,
+                 log=print):
+    import json
+
+    from voicetune.train import engine
+
+    if resume is not None:
+        info_path = Path(resume) / RUN_FILE
+        if not info_path.exists():
+            raise VoicetuneError(f"--resume {resume}: not a VITS run folder (no {RUN_FILE})")
+        info = json.loads(info_path.read_text())
+        options = VitsTrainOptions(**info["options"])
+        backend, _ = build_backend(Path(info["dataset"]), info["base"], options, bootstrap_steps=bootstrap_steps, log=log)
+        return engine.resume(backend, resume, overrides, show_progress=show_progress)
+    cfg, own = read_config(config, overrides)
+    dataset = dataset or (Path(own["dataset"]) if "dataset" in own else None)
+    base = base or own.get("base") or "joe"
+    if dataset is None or output is None:
+        raise VoicetuneError("give --dataset DATASET and -o RUN (or --resume RUN)")
+    if own.get("backend", "vits") != "vits":
+        raise VoicetuneError(f"backend '{own['backend']}' is not available in this build (only vits)")
+    options = vits_options(own, freeze, str(config or "command line"))
+    if Path(output).exists() and any(Path(output).iterdir()):
+        raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
+    from voicetune.data.dataset import load_dataset
+
+    yaml_keys = set(read_yaml(config)) if config is not None else set()
+    advise(cfg, len(load_dataset(dataset).train), overrides, yaml_keys)
+    _check_schedule(cfg, Path(dataset))  # before minutes of bootstrap, not after
+    backend, info = build_backend(Path(dataset), base, options, bootstrap_steps=bootstrap_steps,
+                                  bootstrap_sentences=bootstrap_sentences, log=log)
+    write_run_info(Path(output), info)
+    return engine.fit(backend, cfg, output, show_progress=show_progress)

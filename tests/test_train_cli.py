@@ -1,0 +1,88 @@
+"""`voicetune train` end to end on a tiny Piper voice: bootstrap, train, resume, runs, export, say."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from voicetune.cli import app
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    """A tiny random VITS exported as a Piper voice with Joe's phoneme map: an ONNX-only base."""
+    import torch
+
+    from test_vits_finetune import tiny_config
+    from voicetune.models.vits.export import export_piper
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.models.vits.voice import VoiceConfig
+    from voicetune.sample_data import joe_voice_path
+
+    torch.manual_seed(1)
+    voice_json = joe_voice_path().with_suffix(".onnx.json")
+    voice = VoiceConfig.from_piper_dict(json.loads(voice_json.read_text()), source=str(voice_json))
+    onnx, _ = export_piper(VitsModel(tiny_config()).eval(), voice, tmp_path_factory.mktemp("base") / "tiny.onnx")
+    return onnx
+
+
+def invoke(*args):
+    res = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_dataset):
+    monkeypatch.setenv("VOICETUNE_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("vits:\n  disc_periods: [2]\n  prior_warmup_steps: 2\n  segment_size: 4096\n  samples: 1\n"
+                   "early_stop:\n  patience: 3\nlog_every: 1\n")
+    invoke("train", "--dataset", joe_dataset, "--base", tiny_base, "-o", run, "--config", cfg, "--max-steps", 4,
+           "--eval-every", 2, "--batch-size", 4, "--bootstrap-steps", 20, "--quiet")
+    info = json.loads((run / "vits.json").read_text())
+    assert info["bootstrap"]["mel_l1_after"] < info["bootstrap"]["mel_l1_before"]
+    assert info["import"]["absent"]["enc_q"] > 0
+    assert (run / "config.yaml").exists() and "derived" in (run / "config.yaml").read_text()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
+
+    invoke("train", "--resume", run, "--max-steps", 6, "--quiet")
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["event"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+    out = invoke("runs", run)
+    assert "step-000006" in out or "6" in out
+
+    voice = tmp_path / "voice"
+    invoke("export", run, "-o", voice, "--name", "tiny")
+    card = (voice / "MODEL_CARD.md").read_text()
+    assert "tiny.onnx" in card and "best by eval/loss" in card
+    assert len(list((voice / "samples").rglob("*.wav"))) == 6
+
+    wav = tmp_path / "hello.wav"
+    invoke("say", "Hello there.", "--voice", voice / "tiny.onnx", "-o", wav)
+    audio, sr = sf.read(wav)
+    assert sr == 22050 and len(audio) > 2000 and np.isfinite(audio).all()
+
+
+def test_train_refuses_bad_input(tmp_path, monkeypatch, tiny_base, joe_dataset):
+    monkeypatch.setenv("VOICETUNE_CACHE", str(tmp_path / "cache"))
+    res = CliRunner().invoke(app, ["train", "--dataset", str(tmp_path / "nope"), "--base", str(tiny_base),
+                                   "-o", str(tmp_path / "r")])
+    assert res.exit_code != 0 and "no such dataset folder" in str(res.exception)
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("vits:\n  freeze: [decoder]\n")
+    res = CliRunner().invoke(app, ["train", "--dataset", str(joe_dataset), "--base", str(tiny_base),
+                                   "-o", str(tmp_path / "r2"), "--config", str(cfg)])
+    assert "unknown group" in str(res.exception)
+    cfg.write_text("scheduler:\n  name: step\n  milestone_steps: [900000]\nmax_steps: 10\n")
+    res = CliRunner().invoke(app, ["train", "--dataset", str(joe_dataset), "--base", str(tiny_base),
+                                   "-o", str(tmp_path / "r3"), "--config", str(cfg), "--bootstrap-steps", "1"])
+    assert "900000" in str(res.exception)

@@ -1,0 +1,145 @@
+"""VITS fine-tuning through the engine: features cache, a tiny model that learns, run checkpoints
+that load back and export to a Piper voice piper-tts speaks with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from voicetune.data.dataset import load_dataset
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def tiny_config():
+    from voicetune.models.vits.config import VitsConfig
+
+    # Joe's rate, hop and phoneme inventory (features come from the real Joe voice config),
+    # everything else tiny so a few dozen steps run in seconds.
+    return VitsConfig(
+        num_symbols=256, hidden_channels=32, inter_channels=16, filter_channels=64, n_heads=2, n_layers=2,
+        resblock="2", resblock_kernel_sizes=(3,), resblock_dilation_sizes=((1, 2),), upsample_rates=(8, 8, 4),
+        upsample_initial_channel=32, upsample_kernel_sizes=(16, 16, 8), flow_n_layers=2, posterior_n_layers=2,
+        segment_size=4096,
+    )
+
+
+@pytest.fixture(scope="module")
+def joe_voice():
+    from voicetune.models.vits.voice import VoiceConfig
+    from voicetune.sample_data import joe_voice_path
+
+    path = joe_voice_path().with_suffix(".onnx.json")
+    return VoiceConfig.from_piper_dict(json.loads(path.read_text()), source=str(path))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, joe_dataset):
+    d = tmp_path_factory.mktemp("vitsft") / "ds"
+    shutil.copytree(joe_dataset, d)
+    return d
+
+
+def test_feature_cache_is_keyed_by_content(dataset, joe_voice):
+    from voicetune.audio import load_audio, write_wav
+    from voicetune.models.vits.features import FeatureCache
+
+    cfg = tiny_config()
+    ds = load_dataset(dataset)
+    first = FeatureCache(dataset, joe_voice, cfg).build(ds)
+    n = len(first.train) + len(first.eval)
+    assert n == len(ds.clips) and not first.skipped
+    item = first.train[0]
+    assert item.spec.shape == (cfg.spec_channels, item.frames)
+    assert item.audio.shape[0] == item.frames * cfg.hop_length
+    assert FeatureCache(dataset, joe_voice, cfg).build(ds).cache_hits == n
+    # replace one wav (same name): its features must be recomputed, never served stale
+    clip = next(c for c in ds.clips if c.id == item.clip_id)
+    wav = dataset / clip.audio_file
+    write_wav(wav, load_audio(wav, ds.sample_rate) * 0.5, ds.sample_rate)
+    again = FeatureCache(dataset, joe_voice, cfg).build(ds)
+    assert again.cache_hits == n - 1
+    fresh = next(it for it in again.train if it.clip_id == item.clip_id)
+    assert torch.allclose(fresh.audio, item.audio * 0.5, atol=2e-4)
+
+
+def test_phonemes_outside_the_voice_are_reported_not_dropped(dataset, joe_voice):
+    from voicetune.models.vits.features import FeatureCache
+
+    ds = load_dataset(dataset)
+    voice = type(joe_voice).from_piper_dict(joe_voice.to_piper_dict())
+    missing = "ð"
+    voice.phoneme_id_map.pop(missing)
+    fs = FeatureCache(dataset, voice, tiny_config()).build(ds)
+    assert fs.skipped and all(missing in s.reason for s in fs.skipped)
+    assert len(fs.skipped) + len(fs.train) + len(fs.eval) == len(ds.clips)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, dataset, joe_voice):
+    from voicetune.models.vits.features import FeatureCache
+    from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.models.vits.run import write_run_info
+    from voicetune.train.config import TrainConfig
+    from voicetune.train.engine import fit
+
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    model = VitsModel(cfg)
+    cache = FeatureCache(dataset, joe_voice, cfg)
+    features = cache.build(load_dataset(dataset))
+    options = VitsTrainOptions(disc_periods=[2], prior_warmup_steps=10, segment_size=4096, samples=1)
+    backend = VitsBackend(model, joe_voice, features, options, cache.phonemizer, eval_texts=["A short test sentence."])
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    write_run_info(run, {"format_version": 1, "voice": joe_voice.to_piper_dict(), "model_config": cfg.to_dict(),
+                         "options": options.model_dump(), "dataset": str(dataset), "base": "random"})
+    train_cfg = TrainConfig(max_steps=40, epochs=None, batch_size=4, eval_every=20, log_every=5, device="cpu",
+                            seed=0, optimizer={"lr": 2e-3})
+    result = fit(backend, train_cfg, run, show_progress=False)
+    return run, backend, result
+
+
+def test_tiny_vits_learns(tiny_run):
+    run, _, result = tiny_run
+    assert result.status == "finished" and result.step == 40
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    mel = [r["loss"]["mel"] for r in rows if r["event"] == "train"]
+    assert len(mel) >= 8
+    assert np.mean(mel[-3:]) < 0.8 * np.mean(mel[:3]), f"mel loss did not fall: {mel}"
+    evals = [r for r in rows if r["event"] == "eval"]
+    assert len(evals) == 2 and all(np.isfinite(r["loss"]["loss"]) for r in evals)
+    frozen = [r for r in rows if r["event"] == "start"][0]["parameters"]["gen"]
+    assert frozen["trainable"] < frozen["total"], "prior groups start frozen"
+    assert list((run / "samples").glob("step-*/eval-00.wav"))
+
+
+def test_run_checkpoint_loads_back_and_exports_to_piper(tiny_run, tmp_path):
+    from piper import PiperVoice, SynthesisConfig
+
+    from voicetune.models.vits.export import export_piper
+    from voicetune.models.vits.run import load_run_model
+
+    run, backend, _ = tiny_run
+    model, voice = load_run_model(run, which="last")
+    trained = backend.model.plain_state_dict()
+    loaded = model.state_dict()
+    assert set(trained) == set(loaded)
+    assert all(torch.allclose(trained[k].cpu(), loaded[k], atol=1e-6) for k in trained)
+
+    onnx, _ = export_piper(model, voice, tmp_path / "tiny.onnx")
+    piper = PiperVoice.load(str(onnx))
+    syn = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, length_scale=1.0)
+    theirs = np.concatenate([c.audio_float_array for c in piper.synthesize("A short test sentence.", syn_config=syn)])
+    ids = piper.phonemes_to_ids(piper.phonemize("A short test sentence.")[0])
+    with torch.no_grad():
+        ours = model.infer(torch.tensor([ids]), torch.tensor([len(ids)]), noise_scale=0.0, noise_scale_w=0.0).audio
+    ours = ours[0, 0].numpy()
+    # piper-tts normalises loudness per chunk: compare shapes by correlation
+    n = min(len(ours), len(theirs))
+    assert abs(len(ours) - len(theirs)) <= 256
+    assert np.corrcoef(ours[:n], theirs[:n])[0, 1] > 0.999
