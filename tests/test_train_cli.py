@@ -47,7 +47,10 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     invoke("train", "--dataset", joe_dataset, "--base", tiny_base, "-o", run, "--config", cfg, "--max-steps", 4,
            "--eval-every", 2, "--batch-size", 4, "--bootstrap-steps", 20, "--quiet")
     info = json.loads((run / "vits.json").read_text())
-    assert info["bootstrap"]["mel_l1_after"] < info["bootstrap"]["mel_l1_before"]
+    # a random tiny decoder barely reacts to its input, so its mel-L1 hardly moves; the duration
+    # half must learn (Joe's real figures: bench/bootstrap.py and the slow Joe test)
+    assert info["bootstrap"]["mel_l1_after"] <= info["bootstrap"]["mel_l1_before"] + 1e-3
+    assert info["bootstrap"]["dur_nll_after"] < info["bootstrap"]["dur_nll_before"]
     assert info["import"]["absent"]["enc_q"] > 0
     assert (run / "config.yaml").exists() and "derived" in (run / "config.yaml").read_text()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
@@ -86,3 +89,31 @@ def test_train_refuses_bad_input(tmp_path, monkeypatch, tiny_base, joe_dataset):
     res = CliRunner().invoke(app, ["train", "--dataset", str(joe_dataset), "--base", str(tiny_base),
                                    "-o", str(tmp_path / "r3"), "--config", str(cfg), "--bootstrap-steps", "1"])
     assert "900000" in str(res.exception)
+
+
+@pytest.mark.slow
+def test_joe_finetune_runs_resumes_early_stops_exports(tmp_path, monkeypatch, joe_dataset):
+    """The real base: Joe from ONNX, bootstrapped, fine-tuned, resumed, stopped early, exported."""
+    from piper import PiperVoice
+
+    monkeypatch.setenv("VOICETUNE_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    cfg = tmp_path / "cfg.yaml"
+    # min_delta far above any gain: every eval after the first counts as "no improvement"
+    cfg.write_text("vits:\n  disc_periods: [2, 3, 5]\n  samples: 1\nlog_every: 1\n"
+                   "early_stop:\n  patience: 2\n  min_delta: 1000.0\n")
+    from voicetune.models.vits.training import run_training
+
+    run_training(dataset=joe_dataset, base="joe", output=run, config=cfg, resume=None,
+                 overrides={"max_steps": 2, "eval_every": 1, "batch_size": 2}, bootstrap_steps=20,
+                 bootstrap_sentences=12, show_progress=False, log=lambda *a: None)
+    result = run_training(dataset=None, base=None, output=None, config=None, resume=run,
+                          overrides={"max_steps": 10}, show_progress=False, log=lambda *a: None)
+    assert result.status == "early_stop" and result.step == 3, result
+    info = json.loads((run / "vits.json").read_text())
+    assert info["bootstrap"]["mel_l1_after"] < 0.8 * info["bootstrap"]["mel_l1_before"]
+    voice = tmp_path / "voice"
+    invoke("export", run, "-o", voice, "--name", "joe-tuned", "--no-samples")
+    piper = PiperVoice.load(str(voice / "joe-tuned.onnx"))
+    audio = np.concatenate([c.audio_float_array for c in piper.synthesize("Hello there.")])
+    assert len(audio) > 10000 and np.isfinite(audio).all()

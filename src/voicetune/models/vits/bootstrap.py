@@ -97,38 +97,51 @@ def _crops(items, batch: int, rng: random.Random, hop: int):
 def _mel_l1(model, items) -> float:
     c = model.config
     total = 0.0
+    def mel(y):
+        return mel_spectrogram(y, c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)
+
     with torch.no_grad():
         for it in items:
             spec, audio = it["spec"][:, :CROP].unsqueeze(0), it["audio"][: CROP * c.hop_length].unsqueeze(0)
             _, m_q, _, mask = model.enc_q(spec, torch.tensor([spec.shape[-1]]))
             y_hat = model.dec(m_q * mask)[:, 0, : audio.shape[-1]]
-            mel = lambda y: mel_spectrogram(y, c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)  # noqa: E731
             total += F.l1_loss(mel(y_hat), mel(audio)).item()
     return total / max(1, len(items))
 
 
-def distill_posterior(model, items, held_out, steps: int, batch: int, lr: float, rng, deadline: float) -> tuple[int, float, float]:
-    params = list(model.enc_q.parameters())
+def _fit(model, params, loss_fn, steps: int, lr: float, deadline: float) -> int:
+    """Train only ``params`` (everything else frozen) for ``steps`` or until ``deadline``."""
     for p in model.parameters():
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
-    before = _mel_l1(model, held_out)
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-9, weight_decay=0.0)
-    model.enc_q.train()
     done = 0
     while done < steps:
         done += 1
-        spec, z, _, lengths = _crops(items, batch, rng, model.config.hop_length)
-        _, m_q, logs_q, mask = model.enc_q(spec, lengths)
-        mse = torch.sum((m_q - z) ** 2 * mask) / (mask.sum() * z.shape[1])
-        nll = torch.sum((logs_q + 0.5 * ((z - m_q.detach()) ** 2) * torch.exp(-2 * logs_q)) * mask) / (mask.sum() * z.shape[1])
-        loss = mse + 0.1 * nll
+        loss = loss_fn()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if time.monotonic() > deadline:
             break
+    return done
+
+
+def _posterior_loss(model, items, batch: int, rng) -> torch.Tensor:
+    """Masked MSE of m_q to z, plus 0.1 x Gaussian NLL with the mean detached (calibrates logs_q)."""
+    spec, z, _, lengths = _crops(items, batch, rng, model.config.hop_length)
+    _, m_q, logs_q, mask = model.enc_q(spec, lengths)
+    n = mask.sum() * z.shape[1]
+    mse = torch.sum((m_q - z) ** 2 * mask) / n
+    nll = torch.sum((logs_q + 0.5 * ((z - m_q.detach()) ** 2) * torch.exp(-2 * logs_q)) * mask) / n
+    return mse + 0.1 * nll
+
+
+def distill_posterior(model, items, held_out, steps: int, batch: int, lr: float, rng, deadline: float) -> tuple[int, float, float]:
+    before = _mel_l1(model, held_out)
+    model.enc_q.train()
+    done = _fit(model, list(model.enc_q.parameters()), lambda: _posterior_loss(model, items, batch, rng), steps, lr, deadline)
     model.enc_q.eval()
     return done, before, _mel_l1(model, held_out)
 
@@ -148,22 +161,10 @@ def _sdp_loss(model, it) -> torch.Tensor:
 def fit_sdp_posterior(model, items, held_out, steps: int, lr: float, rng, deadline: float) -> tuple[int, float, float]:
     prefixes = model.dp.training_only_prefixes()
     params = [p for n, p in model.dp.named_parameters() if n.startswith(prefixes)]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
     before = _dur_nll(model, held_out)
-    opt = torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-9, weight_decay=0.0)
     model.dp.train()
-    done = 0
-    while done < steps:
-        done += 1
-        loss = torch.stack([_sdp_loss(model, rng.choice(items)) for _ in range(4)]).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if time.monotonic() > deadline:
-            break
+    loss_fn = lambda: torch.stack([_sdp_loss(model, rng.choice(items)) for _ in range(4)]).mean()  # noqa: E731
+    done = _fit(model, params, loss_fn, steps, lr, deadline)
     model.dp.eval()
     return done, before, _dur_nll(model, held_out)
 

@@ -42,7 +42,9 @@ class VitsTrainOptions(BaseModel):
     freeze: list[str] = Field(default_factory=list, description="groups frozen for the whole run")
     prior_warmup_steps: int = Field(100, ge=0, description="enc_p/dp/flow frozen for this many steps")
     adv_warmup_steps: int = Field(0, ge=0, description="generator ignores the discriminator this many steps")
-    disc_periods: list[int] = Field(default_factory=lambda: [2, 3, 5, 7, 11])
+    # MPD periods 2,3,5 (+ the scale discriminator): 1.92x piper-tts's step vs 1.41x with Piper's
+    # 2,3,5,7,11 (bench/train_vits.py, docs/BENCHMARKS.md); the 46.75 M-weight full MPD is half a step.
+    disc_periods: list[int] = Field(default_factory=lambda: [2, 3, 5])
     c_mel: float = 45.0
     c_kl: float = 1.0
     c_dur: float = 1.0
