@@ -45,7 +45,7 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     cfg.write_text("vits:\n  disc_periods: [2]\n  prior_warmup_steps: 2\n  segment_size: 4096\n  samples: 1\n"
                    "early_stop:\n  patience: 3\nlog_every: 1\n")
     invoke("train", "--dataset", joe_dataset, "--base", tiny_base, "-o", run, "--config", cfg, "--max-steps", 4,
-           "--eval-every", 2, "--batch-size", 4, "--bootstrap-steps", 20, "--quiet")
+           "--eval-every", 2, "--batch-size", 4, "--bootstrap-steps", 20, "--select-by", "wer", "--quiet")
     info = json.loads((run / "vits.json").read_text())
     # a random tiny decoder barely reacts to its input, so its mel-L1 hardly moves; the duration
     # half must learn (Joe's real figures: bench/bootstrap.py and the slow Joe test)
@@ -54,6 +54,13 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     assert info["import"]["absent"]["enc_q"] > 0
     assert (run / "config.yaml").exists() and "derived" in (run / "config.yaml").read_text()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
+    # --select-by wer: each checkpoint was evaluated by listening and the best picked by it (a random
+    # tiny model makes noise: no speaker embedding, so similarity/combined are undefined here)
+    rows = [json.loads(line) for line in (run / "eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4] and all("wer" in r and "median_f0" in r for r in rows)
+    best = json.loads((run / "best.json").read_text())
+    assert best["metric"] == "wer" and best["mode"] == "min"
+    assert best["value"] == min(r["wer"] for r in rows)
 
     invoke("train", "--resume", run, "--max-steps", 6, "--quiet")
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
@@ -66,7 +73,7 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     voice = tmp_path / "voice"
     invoke("export", run, "-o", voice, "--name", "tiny")
     card = (voice / "MODEL_CARD.md").read_text()
-    assert "tiny.onnx" in card and "best by eval/loss" in card
+    assert "tiny.onnx" in card and "best by wer" in card
     assert len(list((voice / "samples").rglob("*.wav"))) == 6
 
     wav = tmp_path / "hello.wav"

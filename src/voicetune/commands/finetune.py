@@ -43,6 +43,10 @@ def train(
     precision: str = typer.Option(None, "--precision", help="no | bf16 | fp16 | auto"),
     freeze: list[str] = typer.Option(None, "--freeze", help="Group frozen all run: enc_p, dp, flow, enc_q, dec."),
     bootstrap_steps: int = typer.Option(300, "--bootstrap-steps", help="Posterior-encoder distillation steps."),
+    select_by: str = typer.Option(
+        None, "--select-by", help="loss | similarity | wer | combined: what picks the best/kept checkpoints "
+        "(all but loss evaluate each checkpoint by listening: ~20-30 s each on 2 cores)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fine-tune a Piper/VITS voice on a dataset.
@@ -67,5 +71,6 @@ def train(
     )
     run_training(
         dataset=dataset, base=base, output=output, config=config, resume=resume, overrides=overrides,
-        freeze=freeze or None, bootstrap_steps=bootstrap_steps, show_progress=not quiet, log=console.print,
+        freeze=freeze or None, bootstrap_steps=bootstrap_steps, show_progress=not quiet, select_by=select_by,
+        log=console.print,
     )

@@ -20,7 +20,9 @@ def runs(run: Path = typer.Argument(..., help="A run folder (the -o of `voicetun
         console.print(f"{run}: no checkpoints yet")
         return
     metric_keys = sorted({k for r in rows for k in r["metrics"]}, key=lambda k: (not k.startswith("train"), k))
-    eval_keys = sorted({k for r in rows for k, v in r["eval"].items() if isinstance(v, (int, float))})
+    # eval.jsonl rows hold ~20 numbers; the table shows the ones checkpoints are chosen by
+    shown = ("wer", "similarity", "lock_share", "combined")
+    eval_keys = [k for k in shown if any(isinstance(r["eval"].get(k), (int, float)) for r in rows)]
     table = Table(title=str(run))
     table.add_column("step", justify="right")
     table.add_column("epoch", justify="right")

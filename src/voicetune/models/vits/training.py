@@ -10,9 +10,21 @@ from pydantic import ValidationError
 from voicetune.errors import VoicetuneError
 from voicetune.models.vits.finetune import VitsTrainOptions
 from voicetune.models.vits.run import RUN_FILE, build_backend, write_run_info
-from voicetune.train.config import TrainConfig, config_from_dict, read_yaml
+from voicetune.train.config import TrainConfig, config_from_dict, load_config, read_yaml
 
 _OWN_KEYS = ("vits", "dataset", "base", "backend")
+# --select-by: which number picks the kept/best checkpoints. Anything but the loss is measured by
+# listening (voicetune.evaluate) after each checkpoint is saved: loss curves alone pick wrong.
+SELECT = {"loss": ("eval/loss", "min"), "similarity": ("similarity", "max"), "wer": ("wer", "min"),
+          "combined": ("combined", "max")}
+
+
+def _scorer(cfg: TrainConfig, dataset: Path):
+    if cfg.select_metric == "eval/loss":
+        return None
+    from voicetune.evaluate.runlog import checkpoint_scorer
+
+    return checkpoint_scorer(dataset)
 
 
 def read_config(path: Path | None, overrides: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]:
@@ -55,7 +67,7 @@ def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
 def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
                  resume: Path | None, overrides: dict[str, Any], freeze: list[str] | None = None,
                  bootstrap_steps: int = 300, bootstrap_sentences: int | None = None, show_progress: bool = True,
-                 log=print):
+                 select_by: str | None = None, log=print):
     import json
 
     from voicetune.train import engine
@@ -67,7 +79,15 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
         info = json.loads(info_path.read_text())
         options = VitsTrainOptions(**info["options"])
         backend, _ = build_backend(Path(info["dataset"]), info["base"], options, bootstrap_steps=bootstrap_steps, log=log)
-        return engine.resume(backend, resume, overrides, show_progress=show_progress)
+        if select_by:
+            overrides = {**overrides, "select_metric": SELECT[select_by][0], "select_mode": SELECT[select_by][1]}
+        cfg = load_config(Path(resume) / "config.yaml", overrides)
+        return engine.resume(backend, resume, overrides, show_progress=show_progress,
+                             on_checkpoint=_scorer(cfg, Path(info["dataset"])))
+    if select_by is not None and select_by not in SELECT:
+        raise VoicetuneError(f"--select-by {select_by}: choose one of {', '.join(SELECT)}")
+    if select_by:
+        overrides = {**overrides, "select_metric": SELECT[select_by][0], "select_mode": SELECT[select_by][1]}
     cfg, own = read_config(config, overrides)
     dataset = dataset or (Path(own["dataset"]) if "dataset" in own else None)
     base = base or own.get("base") or "joe"
@@ -86,4 +106,4 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
     backend, info = build_backend(Path(dataset), base, options, bootstrap_steps=bootstrap_steps,
                                   bootstrap_sentences=bootstrap_sentences, log=log)
     write_run_info(Path(output), info)
-    return engine.fit(backend, cfg, output, show_progress=show_progress)
+    return engine.fit(backend, cfg, output, show_progress=show_progress, on_checkpoint=_scorer(cfg, Path(dataset)))
