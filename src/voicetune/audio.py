@@ -92,12 +92,6 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     return audio
 
 
-def audio_duration(path: str | os.PathLike) -> float:
-    """Duration in seconds from the header (no decode)."""
-    info = sf.info(str(path))
-    return info.frames / float(info.samplerate)
-
-
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
     """Write mono PCM16 atomically; values are clipped to [-1, 1]."""
     data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -72,6 +71,7 @@ class FeatureCache:
         )
         self.fingerprint = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
         self.dir = self.root / ".cache" / f"vits-v{CACHE_VERSION}"
+        self.hits = 0
 
     def ids_for(self, text: str) -> tuple[list[int], list[str]]:
         """Phoneme ids of the whole text (sentences joined, as Piper's preprocessing does) and
@@ -156,7 +156,3 @@ def collate(items: list[VitsItem]) -> dict[str, torch.Tensor]:
         "audio": audio,
         "sid": torch.tensor([it.speaker for it in items]),
     }
-
-
-def as_array(x: torch.Tensor) -> np.ndarray:
-    return x.detach().float().cpu().numpy()

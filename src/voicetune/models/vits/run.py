@@ -13,8 +13,6 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
-
 from voicetune.errors import VoicetuneError
 from voicetune.fileio import write_json
 
@@ -163,10 +161,3 @@ def load_run_model(target: str | Path, which: str = "best"):
     voice = VoiceConfig.from_piper_dict(info["voice"], source=str(run_dir / RUN_FILE))
     return model, voice
 
-
-@torch.no_grad()
-def synthesize_with(model, voice, phonemizer, text: str, noise_scale=0.667, length_scale=1.0, noise_w=0.8):
-    ids = [i for s in phonemizer.text_to_ids(text) for i in s]
-    out = model.infer(torch.tensor([ids]), torch.tensor([len(ids)]), noise_scale=noise_scale,
-                      length_scale=length_scale, noise_scale_w=noise_w)
-    return out.audio[0, 0].float().numpy()
