@@ -74,6 +74,11 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     invoke("export", run, "-o", voice, "--name", "tiny")
     card = (voice / "MODEL_CARD.md").read_text()
     assert "tiny.onnx" in card and "best by wer" in card
+    # the evaluation table: every listened-to checkpoint, the chosen one starred, the real recordings last
+    table = card.split("## Evaluation", 1)[1]
+    assert "| 2 |" in table and "| 4 |" in table and "★" in table and "real recordings" in table
+    report = (voice / "report.html").read_text()
+    assert "data:image/png;base64," in report and "Evaluation by listening" in report and "Diagnosis" in report
     assert len(list((voice / "samples").rglob("*.wav"))) == 6
 
     wav = tmp_path / "hello.wav"

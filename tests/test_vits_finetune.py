@@ -143,3 +143,23 @@ def test_run_checkpoint_loads_back_and_exports_to_piper(tiny_run, tmp_path):
     n = min(len(ours), len(theirs))
     assert abs(len(ours) - len(theirs)) <= 256
     assert np.corrcoef(ours[:n], theirs[:n])[0, 1] > 0.999
+
+
+def test_lr_mult_scales_one_group_and_rejects_unknown_groups(tiny_run):
+    from voicetune.errors import VoicetuneError
+    from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
+    from voicetune.train.config import OptimizerConfig
+    from voicetune.train.schedule import build_optimizer
+
+    _, backend, _ = tiny_run
+    slow = VitsBackend(backend.model, backend.voice, backend.features, VitsTrainOptions(lr_mult={"dec": 0.1}),
+                       backend.phonemizer)
+    groups = slow.param_groups(slow.modules())["gen"]
+    dec = {id(p) for p in backend.model.dec.parameters()}
+    by_mult = {g["lr_mult"]: {id(p) for p in g["params"]} for g in groups}
+    assert by_mult[0.1] == dec and not by_mult[1.0] & dec
+    opt = build_optimizer(OptimizerConfig(lr=2e-4), slow.param_groups(slow.modules())["gen"])
+    assert sorted(g["base_lr"] for g in opt.param_groups) == pytest.approx([2e-5, 2e-4])
+    with pytest.raises(VoicetuneError, match="unknown group"):
+        VitsBackend(backend.model, backend.voice, backend.features, VitsTrainOptions(lr_mult={"decoder": 0.1}),
+                    backend.phonemizer)

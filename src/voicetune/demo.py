@@ -64,6 +64,7 @@ def run_demo(output: Path, minutes: float = 12.0, quick: bool = False, log=print
     from voicetune.data.build import prepare
     from voicetune.data.dataset import load_dataset
     from voicetune.evaluate.report import evaluate_voice
+    from voicetune.evaluate.runlog import append_eval_row
     from voicetune.evaluate.targets import synthesizer_for
     from voicetune.export import export_run
     from voicetune.metrics import wer
@@ -97,7 +98,7 @@ def run_demo(output: Path, minutes: float = 12.0, quick: bool = False, log=print
     run = output / "run"
     config = output / "train.yaml"
     config.write_text(
-        "vits:\n  freeze: [enc_p, dp]\n  disc_periods: [2, 3, 5]\n  samples: 1\n"
+        "vits:\n  freeze: [enc_p, dp, dec]\n  disc_periods: [2, 3, 5]\n  samples: 1\n"
         "optimizer:\n  lr: 0.0002\nscheduler:\n  name: constant\nearly_stop:\n  enabled: false\n"
     )
     overrides = {"max_minutes": budget, "batch_size": 4, "log_every": 5}
@@ -107,15 +108,16 @@ def run_demo(output: Path, minutes: float = 12.0, quick: bool = False, log=print
     result.run = run
 
     log("5/6 evaluating the fine-tuned voice ...")
-    tuned_eval = evaluate_voice(synthesizer_for(run / "checkpoints" / _last(run)), dataset, eval_sentences,
-                                target="fine-tuned")
+    last = run / "checkpoints" / _last(run)
+    tuned_eval = evaluate_voice(synthesizer_for(last), dataset, eval_sentences, target="fine-tuned")
+    append_eval_row(run, tuned_eval.row(step=int(last.name.split("-")[1]), checkpoint=f"checkpoints/{last.name}"))
     result.table.append(_row("fine-tuned", tuned_eval))
     result.table.append({"who": "target itself", "similarity": base_eval.reference_similarity,
                          "wer": base_eval.reference_wer, "median_f0": base_eval.dataset_median_f0,
                          "lock": base_eval.dataset_lock_share})
 
     log("6/6 export + say ...")
-    exported = export_run(run, output / "voice", which="last", name="demo-voice", samples=not quick)
+    exported = export_run(run, output / "voice", which="last", name="demo-voice", samples=not quick, log=log)
     result.voice = exported.folder
     result.spoken = output / "hello.wav"
     say("Hello! This voice was fine-tuned on this computer, offline.", exported.onnx, out=result.spoken)

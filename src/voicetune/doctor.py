@@ -53,8 +53,22 @@ def run_checks() -> list[Check]:
     except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
         checks.append(Check("base voice joe", False, str(exc)))
     checks.append(Check("piper backend", _pkg("piper"), "piper-tts (phonemizer + runtime)"))
-    checks.append(Check("xtts backend", _pkg("TTS"), "coqui-tts: pip install 'voicetune\\[xtts]'", required=False))
+    checks.append(_xtts_check())
+    mms = {m: _pkg(m) for m in ("transformers", "datasets", "uroman")}
+    checks.append(Check("mms backend", all(mms.values()), "transformers, datasets, uroman" if all(mms.values()) else
+                        f"missing {', '.join(m for m, ok in mms.items() if not ok)}: pip install 'voicetune\\[mms]'",
+                        required=False))
     checks.append(Check("ui", _pkg("gradio"), "gradio: pip install 'voicetune\\[ui]'", required=False))
     checks.append(Check("espeak-ng", shutil.which("espeak-ng") is not None, "Debian espeak-ng (test/demo voices)", required=False))
     checks.append(Check("ffmpeg", shutil.which("ffmpeg") is not None, "fallback decoder for unusual files", required=False))
     return checks
+
+
+def _xtts_check() -> Check:
+    """Does coqui's XTTS code import here (and with the real torchaudio or voicetune's shim)?"""
+    if not _pkg("TTS"):
+        return Check("xtts backend", False, "coqui-tts: pip install 'voicetune\\[xtts]'", required=False)
+    from voicetune.models.xtts.compat import status
+
+    ok, detail = status()
+    return Check("xtts backend", ok, detail, required=False)

@@ -1,8 +1,9 @@
 """`voicetune export`: a run's chosen checkpoint -> a voice folder other tools use directly.
 
 Piper format: ``<name>.onnx`` + ``<name>.onnx.json`` (piper-tts loads them), ``MODEL_CARD.md``
-(base voice and its licence, data, steps, which checkpoint and why) and ``samples/{short,medium,
-long}/`` spoken by the exported voice itself. The folder is written beside the target and renamed
+(base voice and its licence, data, steps, which checkpoint and why, the evaluation table),
+``report.html`` (loss curves, LR, diagnosis, evaluation table) and ``samples/{short,medium,long}/``
+spoken by the exported voice itself. The folder is written beside the target and renamed
 into place, so a failed export never leaves a half-written voice.
 """
 
@@ -50,8 +51,10 @@ def _checkpoint_reason(run: Path, ckpt: Path) -> str:
     return "the last checkpoint (no best recorded)"
 
 
-def model_card(run: Path, info: dict, ckpt: Path, name: str) -> str:
+def model_card(run: Path, info: dict, ckpt: Path, name: str, evals: dict[int, dict] | None = None,
+               findings: list[str] | None = None) -> str:
     from voicetune.data.dataset import load_dataset
+    from voicetune.run_report import eval_table_markdown
     from voicetune.train.checkpoints import read_trainer
 
     trainer = read_trainer(ckpt)
@@ -75,38 +78,82 @@ def model_card(run: Path, info: dict, ckpt: Path, name: str) -> str:
     if metrics:
         lines += ["", "| metric at this checkpoint | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" for k, v in sorted(metrics.items()) if isinstance(v, int | float)]
+    lines += ["", "## Evaluation", "", eval_table_markdown(evals or {}, trainer["step"])]
+    if findings:
+        lines += ["", "Diagnosis:", *[f"- {f}" for f in findings]]
     lines += ["", "Licence: the weights derive from the base voice and carry its terms; voicetune itself is "
               "GPL-3.0-or-later.", ""]
     return "\n".join(lines)
 
 
 def export_run(run: str | Path, output: str | Path, *, fmt: str = "piper", which: str = "best",
-               name: str | None = None, samples: bool = True) -> ExportResult:
+               name: str | None = None, samples: bool = True, evaluate: bool = True, log=print) -> ExportResult:
+    """``evaluate``: listen to the chosen checkpoint first when the run has no score for it yet
+    (~25 s; the row is added to the run's eval.jsonl) so the card and report carry its numbers."""
     from voicetune.models.vits.export import export_piper
     from voicetune.models.vits.run import RUN_FILE, checkpoint_for, load_run_model
 
     run, output = Path(run), Path(output)
-    if fmt != "piper":
-        raise VoicetuneError(f"--format {fmt}: not available in this build (piper)")
+    if fmt == "xtts" or fmt == "xtts-fp16" or (run / "xtts.json").exists() or (run.parent.parent / "xtts.json").exists():
+        from voicetune.models.xtts.export import export_xtts
+
+        return export_xtts(run, output, which=which, fp16=fmt == "xtts-fp16", samples=samples, log=log)
+    if fmt not in ("piper", "hf"):
+        raise VoicetuneError(f"--format {fmt}: not available in this build (piper, hf, xtts, xtts-fp16)")
     if output.exists() and not output.is_dir():
         raise VoicetuneError(f"{output}: exists and is a file; -o names the voice folder to create")
     ckpt = checkpoint_for(run, which)
     run_dir = run if (run / RUN_FILE).exists() else ckpt.parent.parent
     info = json.loads((run_dir / RUN_FILE).read_text())
+    if fmt == "hf" or info.get("backend") == "mms":  # transformers/MMS runs: models/mms/export_hf.py
+        from voicetune.models.mms.export_hf import export_mms_run
+
+        return export_mms_run(run_dir, ckpt, info, output, fmt=fmt, name=name, samples=samples)
     model, voice = load_run_model(ckpt)
     name = name or output.name
+    evals, findings, events = _evaluation(run_dir, info, ckpt, evaluate, log)
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         export_piper(model, voice, tmp / f"{name}.onnx")
-        write_text(tmp / "MODEL_CARD.md", model_card(run_dir, info, ckpt, name))
+        write_text(tmp / "MODEL_CARD.md", model_card(run_dir, info, ckpt, name, evals, findings))
+        write_text(tmp / "report.html", _report(run_dir, info, ckpt, name, evals, findings, events))
         written = _samples(tmp, name) if samples else []
         replace_dir(tmp, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(output, output / f"{name}.onnx", output / f"{name}.onnx.json", ckpt,
                         [output / p.relative_to(tmp) for p in written])
+
+
+def _evaluation(run_dir: Path, info: dict, ckpt: Path, evaluate: bool, log):
+    """(eval rows by step, diagnosis lines, metrics events) for the card and report."""
+    from voicetune.run_report import diagnosis, read_events
+    from voicetune.train.checkpoints import eval_rows, read_trainer
+
+    step = read_trainer(ckpt)["step"]
+    rows = eval_rows(run_dir)
+    dataset = Path(info.get("dataset", ""))
+    if evaluate and step not in rows and (dataset / "dataset.json").exists():
+        from voicetune.evaluate.runlog import append_eval_row, checkpoint_scorer
+
+        log(f"evaluating {ckpt.name} by listening (the run has no score for it yet) ...")
+        scores = checkpoint_scorer(dataset)(ckpt, step)
+        append_eval_row(run_dir, {"step": step, "checkpoint": f"checkpoints/{ckpt.name}", **scores})
+        rows = eval_rows(run_dir)
+    events = read_events(run_dir)
+    return rows, diagnosis(events, rows.get(step)), events
+
+
+def _report(run_dir: Path, info: dict, ckpt: Path, name: str, evals: dict, findings: list[str], events) -> str:
+    from voicetune.run_report import render_html
+    from voicetune.train.checkpoints import read_trainer
+
+    step = read_trainer(ckpt)["step"]
+    facts = [f"base voice: {info.get('base', '?')}", f"dataset: {info.get('dataset', '?')}",
+             f"checkpoint: {ckpt.relative_to(run_dir)} (step {step}), chosen as {_checkpoint_reason(run_dir, ckpt)}"]
+    return render_html(f"{name}: training report", facts, events, evals, step, findings)
 
 
 def _samples(folder: Path, name: str) -> list[Path]:

@@ -173,7 +173,13 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
             except (RuntimeError, AssertionError) as exc:
                 raise VoiceError(f"device {device!r} is not usable here ({exc}); use --device cpu") from None
         model.eval()
-    voice = Voice(config=config, phonemizer=Phonemizer(config), source=str(path), model=model, session=session, report=report, device=device)
+    phonemizer = None
+    if run_weights is not None:  # an MMS run speaks through its model's own character tokenizer
+        from voicetune.models.mms.run import run_tokenizer
+
+        phonemizer = run_tokenizer(run_weights.parent)
+    voice = Voice(config=config, phonemizer=phonemizer or Phonemizer(config), source=str(path), model=model,
+                  session=session, report=report, device=device)
     with _CACHE_LOCK:
         _CACHE[key] = voice
     return voice

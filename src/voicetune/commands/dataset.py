@@ -1,4 +1,4 @@
-"""`voicetune dataset report|validate|split|merge`."""
+"""`voicetune dataset report|validate|split|merge|import-hf`."""
 
 from __future__ import annotations
 
@@ -73,3 +73,34 @@ def merge(
 
     ds = run_merge(datasets, output, eval_fraction, seed)
     console.print(f"{output}: {len(ds.clips)} clips, {ds.minutes:.1f} min ({len(ds.train)} train / {len(ds.eval)} eval)")
+
+
+@app.command("import-hf")
+def import_hf(
+    name: str = typer.Argument(..., help="A save_to_disk folder, a folder of data files, or a hub id (online)."),
+    output: Path = typer.Option(..., "-o", "--output", help="New dataset folder."),
+    audio_column: str = typer.Option("audio", "--audio-column"),
+    text_column: str = typer.Option("text", "--text-column"),
+    speaker_column: str = typer.Option(None, "--speaker-column", help="Column naming each clip's speaker."),
+    split: str = typer.Option(None, "--split", help="Split to import (default: train, or the only one)."),
+    config_name: str = typer.Option(None, "--config-name", help="The hub dataset's configuration."),
+    language: str = typer.Option(None, "--language", help="Spell numbers out in this language (num2words code, "
+                                 "e.g. es); default: keep digits."),
+    sample_rate: int = typer.Option(None, "--sample-rate", help="Default: the first clip's own rate."),
+    min_seconds: float = typer.Option(1.0, "--min-seconds"),
+    max_seconds: float = typer.Option(20.0, "--max-seconds"),
+    eval_fraction: float = typer.Option(0.1, "--eval-fraction"),
+    seed: int = typer.Option(1234, "--seed"),
+) -> None:
+    """Convert a Hugging Face dataset into a dataset folder, with prepare's clip checks (duration
+    limits, SNR, clipping -> quarantine with the reason), loudness normalisation and report.
+
+    Example: voicetune dataset import-hf ./my-hf-dataset --text-column sentence -o my-voice
+    """
+    from voicetune.data.hf_import import HfImportOptions, import_hf_dataset
+
+    opts = HfImportOptions(audio_column=audio_column, text_column=text_column, speaker_column=speaker_column,
+                           split=split, config=config_name, language=language, sample_rate=sample_rate,
+                           min_seconds=min_seconds, max_seconds=max_seconds, eval_fraction=eval_fraction, seed=seed)
+    r = import_hf_dataset(name, output, opts)
+    console.print(f"{output}: {r.kept} clips from {r.rows} rows ({r.quarantined} quarantined, see report.md)")

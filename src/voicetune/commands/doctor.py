@@ -7,7 +7,9 @@ import typer
 from voicetune.commands.progress import console
 
 
-def doctor() -> None:
+def doctor(
+    base: str = typer.Option(None, "--base", help="Also check an XTTS base folder (the files training needs)."),
+) -> None:
     """Check disk, RAM, CPU, GPU/CUDA, backends and the bundled models.
 
     Exits 1 when something required is missing.
@@ -23,6 +25,10 @@ def doctor() -> None:
     table.add_column("")
     table.add_column("detail")
     checks = run_checks()
+    if base:
+        from voicetune.models.xtts.checks import xtts_base_checks
+
+        checks += xtts_base_checks(base)
     for c in checks:
         mark = "[green]ok[/]" if c.ok else ("[red]missing[/]" if c.required else "[yellow]optional[/]")
         table.add_row(c.name, mark, c.detail)

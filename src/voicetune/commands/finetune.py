@@ -23,9 +23,11 @@ def _flag_overrides(**flags: Any) -> dict[str, Any]:
 
 def train(
     dataset: Path = typer.Option(None, "--dataset", "-d", help="Dataset folder from `voicetune prepare`."),
-    base: str = typer.Option(None, "--base", "-b", help="`joe`, a Piper .onnx/.ckpt, or an earlier run folder."),
+    base: str = typer.Option(None, "--base", "-b", help="`joe`, a Piper .onnx/.ckpt, a transformers VITS folder or "
+                             "hub id (MMS), or an earlier run folder."),
     output: Path = typer.Option(None, "-o", "--output", help="New run folder."),
-    config: Path = typer.Option(None, "--config", "-c", help="YAML config (engine keys + a `vits:` section)."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML config (engine keys + a `vits:` section), or a "
+                                "finetune-hf-vits .json config."),
     resume: Path = typer.Option(None, "--resume", help="Continue this run folder exactly where it stopped."),
     epochs: int = typer.Option(None, "--epochs"),
     max_steps: int = typer.Option(None, "--max-steps"),
@@ -43,10 +45,21 @@ def train(
     precision: str = typer.Option(None, "--precision", help="no | bf16 | fp16 | auto"),
     freeze: list[str] = typer.Option(None, "--freeze", help="Group frozen all run: enc_p, dp, flow, enc_q, dec."),
     bootstrap_steps: int = typer.Option(300, "--bootstrap-steps", help="Posterior-encoder distillation steps."),
+    backend: str = typer.Option(None, "--backend", help="vits | mms | xtts (default: from --base; a transformers VITS "
+                                "folder/hub id means mms, a folder with XTTS files means xtts)."),
+    speaker_column: str = typer.Option(None, "--speaker-column", help="MMS: speaker column when --dataset is a "
+                                       "Hugging Face dataset (imported into RUN/dataset)."),
+    filter_speaker: str = typer.Option(None, "--filter-speaker", help="MMS: train on this speaker's clips only."),
+    override_speaker_embeddings: bool = typer.Option(False, "--override-speaker-embeddings",
+                                                     help="MMS: a new speaker table for the dataset's speakers."),
+    skip_unknown_chars: bool = typer.Option(False, "--skip-unknown-chars", help="MMS: leave out clips with "
+                                            "characters outside the model's vocabulary instead of stopping."),
     select_by: str = typer.Option(
         None, "--select-by", help="loss | similarity | wer | combined: what picks the best/kept checkpoints "
         "(all but loss evaluate each checkpoint by listening: ~20-30 s each on 2 cores)."
     ),
+    preset: str = typer.Option(None, "--preset", help="XTTS: small-data (few minutes of audio: low LR, "
+                               "accumulation, ~8 % of the GPT trainable, early stop)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fine-tune a Piper/VITS voice on a dataset.
@@ -61,16 +74,30 @@ def train(
       voicetune train -d my-voice -b en_US-lessac-medium.onnx -o runs/anna --epochs 200 --freeze enc_p
 
       voicetune train --resume runs/anna --max-minutes 30
+
+      voicetune train -d my-spanish -b facebook/mms-tts-spa -o runs/spa --max-minutes 60
+
+      voicetune train --config finetune_spanish.json -o runs/spa
     """
     from voicetune.models.vits.training import run_training
+    from voicetune.models.xtts.training import wants_xtts
 
     overrides = _flag_overrides(
         epochs=epochs, max_steps=max_steps, max_minutes=max_minutes, batch_size=batch_size, grad_accum=grad_accum,
         lr=lr, optimizer=optimizer, scheduler=scheduler, eval_every=eval_every, save_every=save_every, keep=keep,
         seed=seed, device=device, precision=precision,
     )
+    if wants_xtts(backend, base, config, resume):
+        from voicetune.models.xtts.training import run_training as run_xtts
+
+        run_xtts(dataset=dataset, base=base, output=output, config=config, resume=resume, overrides=overrides,
+                 preset=preset, show_progress=not quiet, log=console.print)
+        return
     run_training(
         dataset=dataset, base=base, output=output, config=config, resume=resume, overrides=overrides,
         freeze=freeze or None, bootstrap_steps=bootstrap_steps, show_progress=not quiet, select_by=select_by,
+        backend=backend, mms_flags={"speaker_column": speaker_column, "filter_speaker": filter_speaker,
+                                    "override_speaker_embeddings": override_speaker_embeddings or None,
+                                    "skip_unknown_chars": skip_unknown_chars or None},
         log=console.print,
     )

@@ -27,6 +27,8 @@ def say(
     threads: int = typer.Option(
         None, "--threads", help="CPU threads for synthesis (default: all cores; 1 is steadier when other jobs share the CPU)."
     ),
+    speaker_wav: list[Path] = typer.Option(None, "--speaker-wav", help="XTTS: reference clip(s) of the voice (default: the folder's reference.wav)."),
+    language: str = typer.Option(None, "--language", help="XTTS: language code (default: the voice's own)."),
 ) -> None:
     """Speak text with a voice and write a wav.
 
@@ -65,6 +67,14 @@ def say(
         import torch
 
         torch.set_num_threads(max(1, threads))
+    from voicetune.models.xtts.voice import is_xtts_voice
+
+    if is_xtts_voice(voice):
+        from voicetune.models.xtts.cli import say_xtts_cli
+
+        say_xtts_cli(text, voice, output, lines=lines, speaker_wav=speaker_wav, language=language, seed=seed,
+                     device=device, sentence_silence=sentence_silence)
+        return
     v = load_voice(voice, device=device)
     if lines is not None:
         out_dir = output or Path("say")

@@ -40,6 +40,7 @@ class VitsTrainOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     freeze: list[str] = Field(default_factory=list, description="groups frozen for the whole run")
+    lr_mult: dict[str, float] = Field(default_factory=dict, description="group -> LR multiplier, e.g. {dec: 0.1}")
     prior_warmup_steps: int = Field(100, ge=0, description="enc_p/dp/flow frozen for this many steps")
     adv_warmup_steps: int = Field(0, ge=0, description="generator ignores the discriminator this many steps")
     # MPD periods 2,3,5 (+ the scale discriminator): 1.92x piper-tts's step vs 1.41x with Piper's
@@ -50,6 +51,7 @@ class VitsTrainOptions(BaseModel):
     c_dur: float = 1.0
     c_fm: float = 1.0
     c_adv: float = 1.0
+    c_disc: float = 1.0  # discriminator loss weight (finetune-hf-vits weight_disc)
     segment_size: int = Field(8192, ge=1024, description="audio samples the decoder sees per item")
     samples: int = Field(3, ge=0, description="eval sentences spoken at each eval")
 
@@ -67,11 +69,11 @@ class VitsBackend:
     name: str = "vits"
 
     def __post_init__(self) -> None:
-        bad = [g for g in self.options.freeze if g not in GROUPS]
+        bad = [g for g in [*self.options.freeze, *self.options.lr_mult] if g not in GROUPS]
         if bad:
             from voicetune.errors import VoicetuneError
 
-            raise VoicetuneError(f"vits.freeze: unknown group(s) {bad}; choose from {', '.join(GROUPS)}")
+            raise VoicetuneError(f"vits.freeze/lr_mult: unknown group(s) {bad}; choose from {', '.join(GROUPS)}")
         self.model.config.segment_size = self.options.segment_size
         if not self.model.has_weight_norm:
             self.model.apply_weight_norm()
@@ -87,7 +89,13 @@ class VitsBackend:
         return {"gen": self.model, "disc": self.discriminator}
 
     def param_groups(self, modules: Mapping[str, torch.nn.Module]):
-        return {"gen": list(modules["gen"].parameters()), "disc": list(modules["disc"].parameters())}
+        disc = list(modules["disc"].parameters())
+        if not self.options.lr_mult:
+            return {"gen": list(modules["gen"].parameters()), "disc": disc}
+        by_mult: dict[float, list] = {}
+        for name, p in modules["gen"].named_parameters():
+            by_mult.setdefault(self.options.lr_mult.get(name.split(".")[0], 1.0), []).append(p)
+        return {"gen": [{"params": ps, "lr_mult": m} for m, ps in sorted(by_mult.items())], "disc": disc}
 
     def datasets(self):
         return ItemDataset(self.features.train), ItemDataset(self.features.eval)
@@ -132,6 +140,7 @@ class VitsBackend:
         with ctx.only("disc"), ctx.autocast():
             real, fake, _, _ = disc(y, y_hat.detach())
             loss_d, _, _ = discriminator_loss(real, fake)
+            loss_d = loss_d * o.c_disc
         ctx.backward("disc", loss_d)
         ctx.step("disc")
         with ctx.only("gen"), ctx.autocast():

@@ -35,7 +35,8 @@ def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             if k.endswith(g_suffix):
                 base = k.removesuffix(g_suffix)
                 direction = state[base + v_suffix]
-                norm = direction.norm(dim=tuple(range(1, direction.dim())), keepdim=True)
+                # vector_norm: Tensor.norm over 3 dims (Conv2d weights) is a matrix norm and fails
+                norm = torch.linalg.vector_norm(direction, dim=tuple(range(1, direction.dim())), keepdim=True)
                 out[base + ".weight"] = direction * (v / norm)
                 break
             if k.endswith(v_suffix):

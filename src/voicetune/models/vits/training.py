@@ -12,7 +12,7 @@ from voicetune.models.vits.finetune import VitsTrainOptions
 from voicetune.models.vits.run import RUN_FILE, build_backend, write_run_info
 from voicetune.train.config import TrainConfig, config_from_dict, load_config, read_yaml
 
-_OWN_KEYS = ("vits", "dataset", "base", "backend")
+_OWN_KEYS = ("vits", "dataset", "base", "backend", "mms")
 # --select-by: which number picks the kept/best checkpoints. Anything but the loss is measured by
 # listening (voicetune.evaluate) after each checkpoint is saved: loss curves alone pick wrong.
 SELECT = {"loss": ("eval/loss", "min"), "similarity": ("similarity", "max"), "wer": ("wer", "min"),
@@ -34,10 +34,22 @@ def read_config(path: Path | None, overrides: dict[str, Any]) -> tuple[TrainConf
     return config_from_dict(data, overrides, str(path) if path is not None else "training options"), own
 
 
-def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str) -> VitsTrainOptions:
+# bench/finetune_quality.py (docs/BENCHMARKS.md): fine-tuning Joe's HiFi-GAN decoder against a
+# fresh discriminator makes it buzz at the frame rate (28-67 % of voiced frames locked at 86 Hz
+# within minutes, also at a tenth of the LR); frozen, it stays clean (<= 5 %) while similarity
+# still rises (+0.06 in 12 CPU-minutes). So a Piper fine-tune freezes it unless told otherwise.
+DEFAULT_FREEZE = ["enc_p", "dp", "dec"]
+
+
+def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str, kind: str = "vits",
+                 log=print) -> VitsTrainOptions:
     raw = dict(own.get("vits") or {})
     if freeze:
         raw["freeze"] = freeze
+    if "freeze" not in raw and kind == "vits":
+        raw["freeze"] = list(DEFAULT_FREEZE)
+        log(f"vits.freeze: {DEFAULT_FREEZE} (default: a decoder trained against a fresh discriminator buzzes "
+            "at the frame rate; set vits.freeze to train it)")
     try:
         return VitsTrainOptions(**raw)
     except ValidationError as exc:
@@ -67,9 +79,11 @@ def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
 def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
                  resume: Path | None, overrides: dict[str, Any], freeze: list[str] | None = None,
                  bootstrap_steps: int = 300, bootstrap_sentences: int | None = None, show_progress: bool = True,
-                 select_by: str | None = None, log=print):
+                 select_by: str | None = None, backend: str | None = None, mms_flags: dict[str, Any] | None = None,
+                 log=print):
     import json
 
+    from voicetune.models.mms import training as mms_training
     from voicetune.train import engine
 
     if resume is not None:
@@ -78,7 +92,10 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
             raise VoicetuneError(f"--resume {resume}: not a VITS run folder (no {RUN_FILE})")
         info = json.loads(info_path.read_text())
         options = VitsTrainOptions(**info["options"])
-        backend, _ = build_backend(Path(info["dataset"]), info["base"], options, bootstrap_steps=bootstrap_steps, log=log)
+        if info.get("backend") == "mms":
+            backend, _ = mms_training.build(Path(info["dataset"]), info["base"], options, info.get("mms_options") or {}, log=log)
+        else:
+            backend, _ = build_backend(Path(info["dataset"]), info["base"], options, bootstrap_steps=bootstrap_steps, log=log)
         if select_by:
             overrides = {**overrides, "select_metric": SELECT[select_by][0], "select_mode": SELECT[select_by][1]}
         cfg = load_config(Path(resume) / "config.yaml", overrides)
@@ -88,22 +105,34 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
         raise VoicetuneError(f"--select-by {select_by}: choose one of {', '.join(SELECT)}")
     if select_by:
         overrides = {**overrides, "select_metric": SELECT[select_by][0], "select_mode": SELECT[select_by][1]}
-    cfg, own = read_config(config, overrides)
+    if mms_training.is_hf_json(config):  # a finetune-hf-vits JSON config
+        data, own = mms_training.read_hf_json(config, log)
+        cfg, yaml_keys = config_from_dict(data, overrides, str(config)), set(data)
+    else:
+        cfg, own = read_config(config, overrides)
+        yaml_keys = set(read_yaml(config)) if config is not None else set()
     dataset = dataset or (Path(own["dataset"]) if "dataset" in own else None)
     base = base or own.get("base") or "joe"
-    if dataset is None or output is None:
+    if (dataset is None and "hf_dataset" not in own) or output is None:
         raise VoicetuneError("give --dataset DATASET and -o RUN (or --resume RUN)")
-    if own.get("backend", "vits") != "vits":
-        raise VoicetuneError(f"backend '{own['backend']}' is not available in this build (only vits)")
-    options = vits_options(own, freeze, str(config or "command line"))
+    kind = mms_training.pick_backend(backend or own.get("backend"), base)
+    if kind not in ("vits", "mms"):
+        raise VoicetuneError(f"backend '{kind}' is not available in this build (vits, mms)")
+    options = vits_options(own, freeze, str(config or "command line"), kind, log)
     if Path(output).exists() and any(Path(output).iterdir()):
         raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
     from voicetune.data.dataset import load_dataset
 
-    yaml_keys = set(read_yaml(config)) if config is not None else set()
+    if kind == "mms":
+        dataset = mms_training.dataset_folder(dataset, own, Path(output), mms_flags or {}, log)
     advise(cfg, len(load_dataset(dataset).train), overrides, yaml_keys)
     _check_schedule(cfg, Path(dataset))  # before minutes of bootstrap, not after
-    backend, info = build_backend(Path(dataset), base, options, bootstrap_steps=bootstrap_steps,
-                                  bootstrap_sentences=bootstrap_sentences, log=log)
+    if kind == "mms":
+        flags = {k: v for k, v in (mms_flags or {}).items() if v is not None}  # CLI flags win over the config
+        backend, info = mms_training.build(Path(dataset), base, options, {**own.get("mms", {}), **flags},
+                                           given=own.get("vits") or {}, log=log)
+    else:
+        backend, info = build_backend(Path(dataset), base, options, bootstrap_steps=bootstrap_steps,
+                                      bootstrap_sentences=bootstrap_sentences, log=log)
     write_run_info(Path(output), info)
     return engine.fit(backend, cfg, output, show_progress=show_progress, on_checkpoint=_scorer(cfg, Path(dataset)))

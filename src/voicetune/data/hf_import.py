@@ -1,0 +1,205 @@
+"""`voicetune dataset import-hf`: a Hugging Face dataset -> our dataset folder, through the checks
+prepare applies to clips (duration limits, SNR and clipping -> quarantine with the reason, loudness
+normalisation, text cleaning, seeded speaker-stratified split, report).
+
+Sources: a ``save_to_disk`` folder (``load_from_disk``), a local folder of data files
+(``load_dataset(folder)``: audiofolder, parquet, csv ...), or a hub id when online. Audio is read
+with ``Audio(decode=False)`` and decoded by soundfile here: datasets >= 4 decodes through
+torchcodec, which CPU-only torch installs often lack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voicetune.audio import normalize_loudness, resample, write_wav
+from voicetune.data.clean import _QUOTES, clean_text
+from voicetune.data.dataset import (
+    Clip,
+    Dataset,
+    Quarantined,
+    Source,
+    assign_splits,
+    ensure_eval,
+    save_dataset,
+)
+from voicetune.data.quality import QualityLimits, clip_stats, quality_problem
+from voicetune.errors import VoicetuneError
+from voicetune.fileio import replace_dir
+
+
+@dataclass
+class HfImportOptions:
+    audio_column: str = "audio"
+    text_column: str = "text"
+    speaker_column: str | None = None
+    split: str | None = None  # None: "train" if present, else the only split
+    config: str | None = None  # the hub dataset's configuration name
+    language: str | None = None  # spell numbers out in this language (num2words code); None: keep digits
+    sample_rate: int | None = None  # None: the first clip's own rate
+    min_seconds: float = 1.0
+    max_seconds: float = 20.0
+    eval_fraction: float = 0.1
+    seed: int = 1234
+    normalize_loudness: float | None = -23.0
+    quality: QualityLimits = QualityLimits()
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_seconds < self.max_seconds:
+            raise VoicetuneError(f"--min-seconds {self.min_seconds} must be > 0 and below --max-seconds {self.max_seconds}")
+
+
+@dataclass
+class HfImportResult:
+    dataset: Path
+    kept: int
+    quarantined: int
+    rows: int
+
+
+def _load(name: str, opts: HfImportOptions):
+    try:
+        import datasets
+    except ImportError:
+        raise VoicetuneError("import-hf needs the datasets package: `pip install 'voicetune[mms]'`") from None
+
+    path = Path(name)
+    try:
+        if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()
+                              or (path / "state.json").exists()):
+            data = datasets.load_from_disk(str(path))
+        elif path.exists():
+            data = datasets.load_dataset(str(path), opts.config)
+        elif re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name):
+            data = datasets.load_dataset(name, opts.config)
+        else:
+            raise VoicetuneError(f"{name}: no such folder, and not a Hugging Face dataset id")
+    except VoicetuneError:
+        raise
+    except Exception as exc:  # offline hub, missing config, unreadable files: many types
+        raise VoicetuneError(f"{name}: cannot load the dataset ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+                             "offline, pass a folder written by save_to_disk or local data files") from None
+    if isinstance(data, datasets.DatasetDict):
+        split = opts.split or ("train" if "train" in data else (next(iter(data)) if len(data) == 1 else None))
+        if split not in data:
+            raise VoicetuneError(f"{name}: choose a split with --split ({', '.join(data)})")
+        data = data[split]
+    elif opts.split and opts.split != str(getattr(data, "split", None) or opts.split):
+        raise VoicetuneError(f"{name}: a single split ({data.split}); drop --split {opts.split}")
+    for col in (opts.audio_column, opts.text_column, opts.speaker_column):
+        if col and col not in data.column_names:
+            raise VoicetuneError(f"{name}: no column '{col}' (columns: {', '.join(data.column_names)}); "
+                                 "set --audio-column/--text-column/--speaker-column")
+    if isinstance(data.features[opts.audio_column], datasets.Audio):
+        data = data.cast_column(opts.audio_column, datasets.Audio(decode=False))
+    return data
+
+
+def _clean(text: str, language: str | None) -> str:
+    """prepare's text cleaning; without a language, digits stay digits (spelling them out in the
+    wrong language would silently teach the model wrong words; the MMS vocabulary check reports them)."""
+    if language:
+        return clean_text(text, language)
+    text = unicodedata.normalize("NFC", text).translate(_QUOTES)
+    return re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", text).strip())
+
+
+def _decode(value, root: Path | None) -> tuple[np.ndarray, int]:
+    """An audio cell ({bytes, path} undecoded, or {array, sampling_rate}) -> (mono float32, rate)."""
+    import soundfile as sf
+
+    if isinstance(value, dict) and value.get("array") is not None:
+        x, sr = np.asarray(value["array"], dtype=np.float32), int(value["sampling_rate"])
+    elif isinstance(value, dict) and (value.get("bytes") or value.get("path")):
+        src = io.BytesIO(value["bytes"]) if value.get("bytes") else Path(value["path"])
+        if isinstance(src, Path) and not src.is_absolute() and root is not None:
+            src = root / src
+        x, sr = sf.read(src, dtype="float32", always_2d=True)
+        x = x.mean(axis=1)
+    else:
+        raise ValueError("unsupported audio cell")
+    return (x.mean(axis=-1) if x.ndim > 1 else x).astype(np.float32), sr
+
+
+def import_hf_dataset(name: str, output: str | os.PathLike, opts: HfImportOptions | None = None, progress=None) -> HfImportResult:
+    """Convert ``name`` into the dataset folder ``output`` (written aside, swapped in at the end)."""
+    from voicetune.data.report import write_report
+
+    opts = opts or HfImportOptions()
+    output = Path(output)
+    if output.exists() and any(output.iterdir()):
+        raise VoicetuneError(f"{output}: exists and is not empty; choose a new folder for -o")
+    data = _load(name, opts)
+    root = Path(name) if Path(name).is_dir() else None
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(name).name or name).strip("-").lower()[:24] or "hf"
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "wavs").mkdir(parents=True)
+    (tmp / "quarantine").mkdir()
+    ds: Dataset | None = None
+    try:
+        quarantined = 0
+        for i, row in enumerate(data):
+            clip_id = f"{slug}-{i:06d}"
+            try:
+                x, sr = _decode(row[opts.audio_column], root)
+            except Exception as exc:  # a broken row is quarantined, never fatal
+                ds = ds or Dataset(sample_rate=opts.sample_rate or 16000, language=opts.language or "und", created_by="voicetune import-hf")
+                ds.quarantine.append(Quarantined(source=f"{name}[{i}]", reason=f"audio cannot be decoded ({type(exc).__name__})"))
+                quarantined += 1
+                continue
+            if ds is None:
+                ds = Dataset(sample_rate=opts.sample_rate or sr, language=opts.language or "und", created_by="voicetune import-hf")
+            x = resample(x, sr, ds.sample_rate)
+            duration = len(x) / ds.sample_rate
+            text = _clean(str(row[opts.text_column] or ""), opts.language)
+            speaker = str(row[opts.speaker_column]) if opts.speaker_column else "speaker"
+            sha = hashlib.sha256(x.tobytes()).hexdigest()
+            ds.sources.append(Source(path=f"{name}[{i}]", sha256=sha, duration=round(duration, 3), speaker=speaker))
+            stats = clip_stats(x, ds.sample_rate, None)
+            reason = None
+            if not text:
+                reason = "empty transcript"
+            elif duration < opts.min_seconds:
+                reason = f"too short: {duration:.2f} s < --min-seconds {opts.min_seconds:g}"
+            elif duration > opts.max_seconds:
+                reason = f"too long: {duration:.2f} s > --max-seconds {opts.max_seconds:g}"
+            reason = reason or quality_problem(stats, opts.quality)
+            if reason:
+                write_wav(tmp / "quarantine" / f"{clip_id}.wav", x, ds.sample_rate)
+                ds.quarantine.append(Quarantined(clip=clip_id, reason=reason, text=text, start=0.0, end=round(duration, 3)))
+                quarantined += 1
+                continue
+            if opts.normalize_loudness is not None:
+                x = normalize_loudness(x, ds.sample_rate, opts.normalize_loudness)
+            write_wav(tmp / "wavs" / f"{clip_id}.wav", x, ds.sample_rate)
+            ds.clips.append(Clip(
+                id=clip_id, source=sha, start=0.0, end=round(duration, 3), duration=round(duration, 3), text=text,
+                snr_db=round(stats.snr_db, 1), loudness_lufs=round(stats.loudness_lufs, 1), peak=round(stats.peak, 3),
+                clipping=round(stats.clipping, 5), speaker=speaker,
+            ))
+            if progress:
+                progress((i + 1) / len(data))
+        if ds is None or not ds.clips:
+            reasons = "; ".join(f"{q.clip or q.source}: {q.reason}" for q in (ds.quarantine if ds else [])[:3])
+            raise VoicetuneError(f"{name}: no usable clips ({reasons or 'the split is empty'})")
+        assign_splits(ds.clips, opts.eval_fraction, opts.seed)
+        ensure_eval(ds, opts.seed)
+        save_dataset(ds, tmp)
+        write_report(ds, tmp)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.exists():
+            output.rmdir()  # empty (checked above)
+        replace_dir(tmp, output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return HfImportResult(output, len(ds.clips), quarantined, len(data))

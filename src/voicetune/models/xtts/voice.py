@@ -1,0 +1,103 @@
+"""Speak with an exported XTTS voice folder through coqui's own ``Xtts`` (what users will run).
+
+The reference speaker comes from ``--speaker-wav`` (one or more files) or the folder's
+``reference.wav`` chosen at export. Conditioning is computed from audio decoded by voicetune
+(soundfile/ffmpeg), so no torchaudio/torchcodec audio I/O is needed. Languages outside coqui's
+17 go through voicetune's cleaning (see text.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voicetune.errors import VoicetuneError
+from voicetune.models.xtts.base import SPEAK_FILES, check_files, read_config
+from voicetune.models.xtts.compat import import_coqui, load_audio_soundfile
+
+OUTPUT_RATE = 24000
+REFERENCE = "reference.wav"
+_CACHE: dict[tuple, XttsVoice] = {}
+
+
+@dataclass
+class XttsVoice:
+    model: object  # TTS.tts.models.xtts.Xtts
+    folder: Path
+    language: str
+
+    @property
+    def sample_rate(self) -> int:
+        return int(getattr(self.model.args, "output_sample_rate", OUTPUT_RATE))
+
+
+def is_xtts_voice(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and all((p / n).is_file() for n in SPEAK_FILES) and \
+        read_config(p / "config.json").get("model") == "xtts"
+
+
+def load_xtts_voice(folder: str | Path, device: str = "cpu") -> XttsVoice:
+    folder = Path(folder)
+    key = (str(folder.resolve()), (folder / "model.pth").stat().st_mtime_ns if folder.exists() else 0, device)
+    if key in _CACHE:
+        return _CACHE[key]
+    check_files(folder, SPEAK_FILES, what="--voice")
+    import_coqui()
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import Xtts
+
+    from voicetune.models.xtts.text import patch_tokenizer
+
+    config = XttsConfig()
+    config.load_json(str(folder / "config.json"))
+    model = Xtts(config)
+    model.load_checkpoint(config, checkpoint_dir=str(folder), eval=True)
+    patch_tokenizer(model.tokenizer)
+    model.to(device)
+    langs = list(config.languages or ["en"])
+    voice = XttsVoice(model, folder, langs[0])
+    _CACHE[key] = voice
+    return voice
+
+
+def conditioning(voice: XttsVoice, speaker_wavs: list[Path]):
+    """(gpt_cond_latent, speaker_embedding) as coqui's get_conditioning_latents, from our decoder."""
+    import torch
+
+    model = voice.model
+    audios = []
+    embeddings = []
+    for wav in speaker_wavs:
+        audio = load_audio_soundfile(wav, 22050)[:, : 22050 * 30].to(model.device)
+        embeddings.append(model.get_speaker_embedding(audio, 22050))
+        audios.append(audio)
+    latent = model.get_gpt_cond_latents(torch.cat(audios, dim=-1), 22050, length=6, chunk_length=6)
+    return latent, torch.stack(embeddings).mean(dim=0)
+
+
+def say_xtts(text: str, voice: XttsVoice, *, speaker_wavs: list[Path] | None = None, language: str | None = None,
+             temperature: float = 0.75, seed: int | None = None, sentence_silence: float = 0.2) -> np.ndarray:
+    import torch
+
+    from voicetune.synth import join_sentences
+    from voicetune.text.sentences import split_sentences
+
+    wavs = speaker_wavs or [voice.folder / REFERENCE]
+    for w in wavs:
+        if not Path(w).is_file():
+            raise VoicetuneError(f"{w}: reference clip not found; give --speaker-wav FILE (6-10 s of the voice)")
+    if not text or not text.strip():
+        raise VoicetuneError("nothing to say: the text is empty")
+    latent, speaker = conditioning(voice, [Path(w) for w in wavs])
+    lang = language or voice.language
+    parts = []
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        for sentence in split_sentences(text) or [text]:
+            out = voice.model.inference(sentence, lang, latent, speaker, temperature=temperature)
+            parts.append(np.asarray(out["wav"], dtype=np.float32))
+    return join_sentences(parts, voice.sample_rate, sentence_silence)
