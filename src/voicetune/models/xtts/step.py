@@ -12,33 +12,32 @@ import torch
 import torch.nn.functional as F
 
 
-def text_targets(text: torch.Tensor, lengths: torch.Tensor, start: int, stop: int):
-    """(inputs [B, T+2], targets [B, T+2], attention mask [B, T+2])."""
-    b, t = text.shape
-    pos = torch.arange(t + 1, device=text.device)[None]
-    seq = F.pad(text, (0, 1), value=stop).masked_fill(pos >= lengths[:, None], stop)
+def _targets(tokens: torch.Tensor, lengths: torch.Tensor, start: int, stop: int):
+    """[START tokens STOP] inputs and targets, padding as STOP in the inputs and -1 in the targets;
+    the attention mask covers START + tokens (coqui's mask)."""
+    t = tokens.shape[1]
+    pos = torch.arange(t + 1, device=tokens.device)[None]
+    seq = F.pad(tokens, (0, 1), value=stop).masked_fill(pos >= lengths[:, None], stop)
     inp = F.pad(seq, (1, 0), value=start)
     tar = F.pad(seq, (0, 1), value=stop)
-    full = torch.arange(t + 2, device=text.device)[None]
-    tar = tar.masked_fill(full > lengths[:, None], -1)  # predict tokens then one STOP
-    attn = full <= lengths[:, None]  # START + tokens (coqui's mask)
+    full = torch.arange(t + 2, device=tokens.device)[None]
+    tar = tar.masked_fill(full > lengths[:, None], -1)  # predict the tokens, then one STOP
+    return inp, tar, full <= lengths[:, None], full
+
+
+def text_targets(text: torch.Tensor, lengths: torch.Tensor, start: int, stop: int):
+    """(inputs [B, T+2], targets [B, T+2], attention mask [B, T+2])."""
+    inp, tar, attn, _ = _targets(text, lengths, start, stop)
     return inp, tar, attn
 
 
 def mel_targets(codes: torch.Tensor, lengths: torch.Tensor, start: int, stop: int,
                 mask_span: torch.Tensor | None = None):
     """(inputs, targets, attention mask) for the codes; targets under each sample's prompt span are -1."""
-    b, m = codes.shape
-    pos = torch.arange(m + 1, device=codes.device)[None]
-    seq = F.pad(codes, (0, 1), value=stop).masked_fill(pos >= lengths[:, None], stop)
-    inp = F.pad(seq, (1, 0), value=start)
-    tar = F.pad(seq, (0, 1), value=stop)
-    full = torch.arange(m + 2, device=codes.device)[None]
-    tar = tar.masked_fill(full > lengths[:, None], -1)
+    inp, tar, attn, full = _targets(codes, lengths, start, stop)
     if mask_span is not None:
         hide = (full >= mask_span[:, :1]) & (full < mask_span[:, 1:])
         tar = tar.masked_fill(hide, -1)
-    attn = full <= lengths[:, None]
     return inp, tar, attn
 
 
