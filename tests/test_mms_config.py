@@ -69,3 +69,17 @@ def test_unknown_keys_are_reported_and_non_hf_json_refused(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(VoicetuneError, match="JSON object"):
         read_hf_config(path)
+
+
+def test_bad_values_and_unknown_mms_keys_are_one_line_errors(tmp_path):
+    from voicetune.errors import VoicetuneError
+    from voicetune.models.mms.hf_config import translate
+    from voicetune.models.mms.training import build
+    from voicetune.models.vits.finetune import VitsTrainOptions
+
+    with pytest.raises(VoicetuneError, match="wrong type"):
+        translate({"adam_beta1": "zero point eight"})
+    with pytest.raises(VoicetuneError, match=r"mms\.max_tokens"):
+        build(tmp_path, "base", VitsTrainOptions(), {"max_tokens": 4})
+    with pytest.raises(VoicetuneError, match=r"mms\.filter_speakr"):  # a typo is not silently ignored
+        build(tmp_path, "base", VitsTrainOptions(), {"filter_speakr": "3"})

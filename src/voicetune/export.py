@@ -111,14 +111,17 @@ def export_run(run: str | Path, output: str | Path, *, fmt: str = "piper", which
         return export_mms_run(run_dir, ckpt, info, output, fmt=fmt, name=name, samples=samples)
     model, voice = load_run_model(ckpt)
     name = name or output.name
-    evals, findings, events = _evaluation(run_dir, info, ckpt, evaluate, log)
+    from voicetune.train.checkpoints import read_trainer
+
+    step = read_trainer(ckpt)["step"]
+    evals, findings, events = _evaluation(run_dir, info, ckpt, step, evaluate, log)
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         export_piper(model, voice, tmp / f"{name}.onnx")
         write_text(tmp / "MODEL_CARD.md", model_card(run_dir, info, ckpt, name, evals, findings))
-        write_text(tmp / "report.html", _report(run_dir, info, ckpt, name, evals, findings, events))
+        write_text(tmp / "report.html", _report(run_dir, info, ckpt, step, name, evals, findings, events))
         written = _samples(tmp, name) if samples else []
         replace_dir(tmp, output)
     finally:
@@ -127,15 +130,15 @@ def export_run(run: str | Path, output: str | Path, *, fmt: str = "piper", which
                         [output / p.relative_to(tmp) for p in written])
 
 
-def _evaluation(run_dir: Path, info: dict, ckpt: Path, evaluate: bool, log):
+def _evaluation(run_dir: Path, info: dict, ckpt: Path, step: int, evaluate: bool, log):
     """(eval rows by step, diagnosis lines, metrics events) for the card and report."""
+    from voicetune.data.dataset import META_JSON
     from voicetune.run_report import diagnosis, read_events
-    from voicetune.train.checkpoints import eval_rows, read_trainer
+    from voicetune.train.checkpoints import eval_rows
 
-    step = read_trainer(ckpt)["step"]
     rows = eval_rows(run_dir)
     dataset = Path(info.get("dataset", ""))
-    if evaluate and step not in rows and (dataset / "dataset.json").exists():
+    if evaluate and step not in rows and (dataset / META_JSON).exists():
         from voicetune.evaluate.runlog import append_eval_row, checkpoint_scorer
 
         log(f"evaluating {ckpt.name} by listening (the run has no score for it yet) ...")
@@ -146,11 +149,10 @@ def _evaluation(run_dir: Path, info: dict, ckpt: Path, evaluate: bool, log):
     return rows, diagnosis(events, rows.get(step)), events
 
 
-def _report(run_dir: Path, info: dict, ckpt: Path, name: str, evals: dict, findings: list[str], events) -> str:
+def _report(run_dir: Path, info: dict, ckpt: Path, step: int, name: str, evals: dict, findings: list[str],
+            events) -> str:
     from voicetune.run_report import render_html
-    from voicetune.train.checkpoints import read_trainer
 
-    step = read_trainer(ckpt)["step"]
     facts = [f"base voice: {info.get('base', '?')}", f"dataset: {info.get('dataset', '?')}",
              f"checkpoint: {ckpt.relative_to(run_dir)} (step {step}), chosen as {_checkpoint_reason(run_dir, ckpt)}"]
     return render_html(f"{name}: training report", facts, events, evals, step, findings)

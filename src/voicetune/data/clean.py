@@ -11,12 +11,13 @@ _TIME = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _CURRENCY = {"$": "dollar", "€": "euro", "£": "pound"}
 
 
-def clean_text(text: str, language: str | None = "en") -> str:
-    """Normalise a transcript the same way for every clip; numbers become words where num2words knows the language."""
+def clean_text(text: str, language: str | None = "en", spell_numbers: bool = True) -> str:
+    """Normalise a transcript the same way for every clip; numbers become words where num2words knows
+    the language (``spell_numbers=False``: digits stay digits)."""
     text = unicodedata.normalize("NFC", text).translate(_QUOTES)
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
-    return numbers_to_words(text, language or "en")
+    return numbers_to_words(text, language or "en") if spell_numbers else text
 
 
 def numbers_to_words(text: str, language: str = "en") -> str:

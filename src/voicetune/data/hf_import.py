@@ -15,14 +15,13 @@ import io
 import os
 import re
 import shutil
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voicetune.audio import normalize_loudness, resample, write_wav
-from voicetune.data.clean import _QUOTES, clean_text
+from voicetune.data.clean import clean_text
 from voicetune.data.dataset import (
     Clip,
     Dataset,
@@ -107,10 +106,7 @@ def _load(name: str, opts: HfImportOptions):
 def _clean(text: str, language: str | None) -> str:
     """prepare's text cleaning; without a language, digits stay digits (spelling them out in the
     wrong language would silently teach the model wrong words; the MMS vocabulary check reports them)."""
-    if language:
-        return clean_text(text, language)
-    text = unicodedata.normalize("NFC", text).translate(_QUOTES)
-    return re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", text).strip())
+    return clean_text(text, language, spell_numbers=bool(language))
 
 
 def _decode(value, root: Path | None) -> tuple[np.ndarray, int]:
@@ -119,6 +115,8 @@ def _decode(value, root: Path | None) -> tuple[np.ndarray, int]:
 
     if isinstance(value, dict) and value.get("array") is not None:
         x, sr = np.asarray(value["array"], dtype=np.float32), int(value["sampling_rate"])
+        if x.ndim > 1:  # datasets' Audio(mono=False): [channels, samples]
+            x = x.mean(axis=0 if x.shape[0] < x.shape[-1] else -1)
     elif isinstance(value, dict) and (value.get("bytes") or value.get("path")):
         src = io.BytesIO(value["bytes"]) if value.get("bytes") else Path(value["path"])
         if isinstance(src, Path) and not src.is_absolute() and root is not None:
@@ -127,7 +125,7 @@ def _decode(value, root: Path | None) -> tuple[np.ndarray, int]:
         x = x.mean(axis=1)
     else:
         raise ValueError("unsupported audio cell")
-    return (x.mean(axis=-1) if x.ndim > 1 else x).astype(np.float32), sr
+    return x.astype(np.float32), sr
 
 
 def import_hf_dataset(name: str, output: str | os.PathLike, opts: HfImportOptions | None = None, progress=None) -> HfImportResult:

@@ -103,7 +103,15 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[leaf] = value
 
 
-def translate(data: dict[str, Any]) -> MappedConfig:
+def translate(data: dict[str, Any], source: str = "config") -> MappedConfig:
+    try:
+        return _translate(data)
+    except (TypeError, ValueError) as exc:
+        raise VoicetuneError(f"{source}: a value has the wrong type ({exc}); compare with finetune-hf-vits's "
+                             "example configs") from None
+
+
+def _translate(data: dict[str, Any]) -> MappedConfig:
     out = MappedConfig()
     betas = [0.8, 0.99]
     for key, value in data.items():
@@ -152,4 +160,4 @@ def read_hf_config(path: str | Path) -> MappedConfig:
     data = read_json(Path(path))
     if not any(k in KEY_MAP or k in IGNORED for k in data):
         raise VoicetuneError(f"{path}: not a finetune-hf-vits config (no known key); voicetune configs are YAML")
-    return translate(data)
+    return translate(data, str(path))

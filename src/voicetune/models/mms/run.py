@@ -33,7 +33,12 @@ class MmsOptions(BaseModel):
 
 
 def is_mms_run(path: Path) -> bool:
-    return is_run(path) and json.loads((path / RUN_FILE).read_text()).get("backend") == "mms"
+    if not is_run(path):
+        return False
+    try:
+        return json.loads((path / RUN_FILE).read_text()).get("backend") == "mms"
+    except (OSError, ValueError) as exc:
+        raise VoicetuneError(f"{path / RUN_FILE}: unreadable run file ({exc}); the run folder is damaged") from None
 
 
 def run_tokenizer(ckpt_dir: Path):
@@ -143,12 +148,14 @@ def build_mms_backend(dataset: Path, base: str | Path, options, mms: MmsOptions,
         if not mms.skip_unknown_chars:
             raise VoicetuneError(report.message(str(dataset)))
         log(report.message(str(dataset)).split(";")[0] + ": left out (--skip-unknown-chars)")
-        clips = [c for c in clips if c.id not in set(report.clips)]
+        left_out = set(report.clips)
+        clips = [c for c in clips if c.id not in left_out]
     if mms.max_tokens:
         long = [c for c in clips if len(tokenizer.encode(c.text)) > mms.max_tokens]
         if long:
             log(f"{len(long)} clip(s) over max_tokens {mms.max_tokens} token ids: left out")
-            clips = [c for c in clips if c not in long]
+            long_ids = {c.id for c in long}
+            clips = [c for c in clips if c.id not in long_ids]
     ds.clips = clips
     model.apply_weight_norm()
     features = TokenFeatureCache(dataset, voice, model.config, tokenizer).build(ds, speaker_ids)

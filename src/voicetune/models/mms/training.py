@@ -66,12 +66,20 @@ def dataset_folder(dataset: Path | None, own: dict[str, Any], run: Path, flags: 
 
 
 def build(dataset: Path, base, options, mms: dict[str, Any], *, given: dict[str, Any] | None = None, log=print):
+    from pydantic import ValidationError
+
     from voicetune.models.mms.run import MmsOptions, build_mms_backend, mms_defaults
 
-    known = {k: v for k, v in mms.items() if k in MmsOptions.model_fields and v is not None}
+    # speaker_column is used by the dataset import (dataset_folder), not by the backend
+    given_mms = {k: v for k, v in mms.items() if v is not None and k != "speaker_column"}
+    try:
+        mms_options = MmsOptions(**given_mms)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise VoicetuneError(f"mms.{'.'.join(map(str, err['loc']))}: {err['msg']} (training config or flags)") from None
     if given is not None:
         options = mms_defaults(options, given)
-    return build_mms_backend(dataset, base, options, MmsOptions(**known), log=log)
+    return build_mms_backend(dataset, base, options, mms_options, log=log)
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -41,12 +41,12 @@ def read_config(path: Path | None, overrides: dict[str, Any]) -> tuple[TrainConf
 DEFAULT_FREEZE = ["enc_p", "dp", "dec"]
 
 
-def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str, kind: str = "vits",
+def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str, fresh_discriminator: bool = False,
                  log=print) -> VitsTrainOptions:
     raw = dict(own.get("vits") or {})
     if freeze:
         raw["freeze"] = freeze
-    if "freeze" not in raw and kind == "vits":
+    if "freeze" not in raw and fresh_discriminator:
         raw["freeze"] = list(DEFAULT_FREEZE)
         log(f"vits.freeze: {DEFAULT_FREEZE} (default: a decoder trained against a fresh discriminator buzzes "
             "at the frame rate; set vits.freeze to train it)")
@@ -118,7 +118,9 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
     kind = mms_training.pick_backend(backend or own.get("backend"), base)
     if kind not in ("vits", "mms"):
         raise VoicetuneError(f"backend '{kind}' is not available in this build (vits, mms)")
-    options = vits_options(own, freeze, str(config or "command line"), kind, log)
+    # only a Lightning .ckpt brings its trained discriminator; ONNX voices and runs start a fresh one
+    fresh = kind == "vits" and Path(str(base)).suffix.lower() != ".ckpt"
+    options = vits_options(own, freeze, str(config or "command line"), fresh, log)
     if Path(output).exists() and any(Path(output).iterdir()):
         raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
     from voicetune.data.dataset import load_dataset

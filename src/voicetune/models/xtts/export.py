@@ -116,7 +116,7 @@ def _samples(folder: Path, texts: dict[str, list[str]], lang: str) -> list[Path]
     from voicetune.audio import write_wav
     from voicetune.models.xtts.voice import load_xtts_voice, say_xtts
 
-    voice = load_xtts_voice(folder)
+    voice = load_xtts_voice(folder, cache=False)  # the temp folder is renamed away after this
     out = []
     for group, items in texts.items():
         for k, text in enumerate(items):

@@ -105,7 +105,11 @@ def write_run_info(run_dir: Path, info: dict) -> None:
 
 
 def read_run_info(run_dir: Path) -> dict:
-    info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    try:
+        info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VoicetuneError(f"{run_dir / RUN_FILE}: not a readable XTTS run file ({exc}); the run folder is "
+                             "damaged or not an XTTS run") from None
     if info.get("format_version") != RUN_FORMAT:
         raise VoicetuneError(f"{run_dir / RUN_FILE}: unknown format_version {info.get('format_version')}")
     return info

@@ -39,12 +39,13 @@ def is_xtts_voice(path: str | Path) -> bool:
         read_config(p / "config.json").get("model") == "xtts"
 
 
-def load_xtts_voice(folder: str | Path, device: str = "cpu") -> XttsVoice:
+def load_xtts_voice(folder: str | Path, device: str = "cpu", cache: bool = True) -> XttsVoice:
+    """``cache=False`` for a folder that is about to move or vanish (export's temp folder)."""
     folder = Path(folder)
-    key = (str(folder.resolve()), (folder / "model.pth").stat().st_mtime_ns if folder.exists() else 0, device)
+    check_files(folder, SPEAK_FILES, what="--voice")
+    key = (str(folder.resolve()), (folder / "model.pth").stat().st_mtime_ns, device)
     if key in _CACHE:
         return _CACHE[key]
-    check_files(folder, SPEAK_FILES, what="--voice")
     import_coqui()
     from TTS.tts.configs.xtts_config import XttsConfig
     from TTS.tts.models.xtts import Xtts
@@ -59,7 +60,8 @@ def load_xtts_voice(folder: str | Path, device: str = "cpu") -> XttsVoice:
     model.to(device)
     langs = list(config.languages or ["en"])
     voice = XttsVoice(model, folder, langs[0])
-    _CACHE[key] = voice
+    if cache:
+        _CACHE[key] = voice
     return voice
 
 
