@@ -59,9 +59,27 @@ def run_checks() -> list[Check]:
                         f"missing {', '.join(m for m, ok in mms.items() if not ok)}: pip install 'voicetune\\[mms]'",
                         required=False))
     checks.append(Check("ui", _pkg("gradio"), "gradio: pip install 'voicetune\\[ui]'", required=False))
+    checks += version_checks()
     checks.append(Check("espeak-ng", shutil.which("espeak-ng") is not None, "Debian espeak-ng (test/demo voices)", required=False))
     checks.append(Check("ffmpeg", shutil.which("ffmpeg") is not None, "fallback decoder for unusual files", required=False))
     return checks
+
+
+def version_checks() -> list[Check]:
+    """One row per backend: are the packages whose internals it drives inside the tested ranges?"""
+    from voicetune.versions import KEY_PACKAGES, check_backend
+
+    rows = []
+    for backend in KEY_PACKAGES:
+        found = [c for c in check_backend(backend) if c.installed is not None]
+        if not found:
+            continue  # the backend is not installed; its own row above says how to add it
+        bad = [c for c in found if not c.ok]
+        detail = "; ".join(c.describe() for c in found)
+        if bad:
+            detail += ". Fix: " + " ".join(c.fix for c in bad)
+        rows.append(Check(f"{backend} versions", not bad, detail, required=backend == "vits"))
+    return rows
 
 
 def _xtts_check() -> Check:

@@ -116,12 +116,18 @@ def _run_checkpoint(path: Path) -> Path | None:
     return Path(checkpoint_for(path)) / "model.safetensors"
 
 
-def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend: str = "torch") -> Voice:
+def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend: str = "torch",
+               onnx_seed: int | None = None) -> Voice:
     """Load a voice once per process (cached by path, modification time, device and backend).
 
     Accepts a Piper ``.onnx`` (its ``.onnx.json`` beside it), a folder holding one, ``joe``, a
     Piper ``.ckpt``, a voicetune VITS checkpoint folder, or a VITS fine-tuning run folder (its best
-    checkpoint) / one of its ``checkpoints/step-N`` folders."""
+    checkpoint) / one of its ``checkpoints/step-N`` folders.
+
+    ``onnx_seed`` (backend "onnx"): a session of its own, not cached, whose random ops start from
+    that seed, so the same sentences in the same order sound the same in every process. A Piper
+    graph draws its noise inside onnxruntime (RandomNormalLike), which seeds those kernels from
+    ``onnxruntime.set_seed`` when the session is created; ``say(seed=...)`` cannot reach them."""
     from voicetune.models.vits.checkpoint import is_vits_checkpoint, load_vits_checkpoint
     from voicetune.models.vits.import_piper import import_piper, resolve_voice_files
     from voicetune.text.phonemize import Phonemizer
@@ -139,8 +145,9 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
     else:
         files = resolve_voice_files(path)
     key = (tuple(str(f.resolve()) for f in files), tuple(f.stat().st_mtime_ns for f in files), device, backend)
+    seeded = backend == "onnx" and onnx_seed is not None and files[0].suffix == ".onnx"
     with _CACHE_LOCK:
-        if key in _CACHE:
+        if key in _CACHE and not seeded:
             return _CACHE[key]
     report = None
     session = None
@@ -160,6 +167,8 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
         from voicetune.models.vits.voice import VoiceConfig
 
         config = VoiceConfig.load(files[1])
+        if seeded:
+            onnxruntime.set_seed(onnx_seed)
         session = onnxruntime.InferenceSession(str(files[0]), providers=["CPUExecutionProvider"])
     else:
         imported = import_piper(files[0], files[1] if len(files) > 1 else None)
@@ -180,8 +189,9 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
         phonemizer = run_tokenizer(run_weights.parent)
     voice = Voice(config=config, phonemizer=phonemizer or Phonemizer(config), source=str(path), model=model,
                   session=session, report=report, device=device)
-    with _CACHE_LOCK:
-        _CACHE[key] = voice
+    if not seeded:
+        with _CACHE_LOCK:
+            _CACHE[key] = voice
     return voice
 
 

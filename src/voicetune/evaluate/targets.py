@@ -17,7 +17,9 @@ import numpy as np
 
 from voicetune.errors import VoicetuneError
 
-EVAL_SEED = 0  # torch backend: every sentence spoken with the same seed, checkpoints differ by weights only
+# every evaluation hears the same noise: torch voices speak each sentence with this seed, ONNX voices
+# get a session of their own seeded with it (their noise is drawn inside onnxruntime)
+EVAL_SEED = 0
 
 
 @dataclass
@@ -46,7 +48,7 @@ def _backend_for(target: str | Path, backend: str) -> str:
 def _voice_synthesizer(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
     from voicetune.synth import load_voice, say
 
-    voice = load_voice(target, device=device, backend=_backend_for(target, backend))
+    voice = load_voice(target, device=device, backend=_backend_for(target, backend), onnx_seed=EVAL_SEED)
 
     def speak(text: str) -> tuple[np.ndarray, int]:
         return say(text, voice, seed=EVAL_SEED)

@@ -36,6 +36,9 @@ def save_transformers(model, voice, tokenizer: MmsTokenizer, base_config: dict[s
         import transformers
     except ImportError:
         raise VoicetuneError("--format hf needs transformers: `pip install 'voicetune[mms]'`") from None
+    from voicetune.versions import require_tested
+
+    require_tested("mms")  # the weight-name map below is transformers' VitsModel layout
 
     plain = model.plain_copy().cpu().float().eval()
     cfg = transformers.VitsConfig(**hf_config_for(plain, voice, base_config))

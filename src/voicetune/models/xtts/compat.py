@@ -10,11 +10,18 @@ Nothing here changes the torch install.
 Importing coqui's XTTS *training* dataset module calls ``torch.set_num_threads(1)`` for the
 whole process; voicetune never imports it, and :func:`keep_threads` undoes it where a caller
 (the benchmark) must.
+
+transformers 5.24 renamed the KV cache argument that ``generate()`` passes to a model's
+``forward`` from ``past_key_values`` to ``cache``; coqui-tts 0.28's ``GPT2InferenceModel.forward``
+still reads ``past_key_values`` (then ``None``: ``'NoneType' object has no attribute
+'get_seq_length'``). :func:`_accept_cache_kwarg` hands the new name to the old parameter; on
+transformers releases that still pass ``past_key_values`` it changes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
@@ -73,10 +80,13 @@ def _torchcodec_needed() -> bool:
 
 def import_coqui() -> str:
     """Make ``import TTS`` work; returns how torchaudio is provided ("torchaudio X" or "shim")."""
-    if "mode" in _state:
-        return _state["mode"]
     if importlib.util.find_spec("TTS") is None:
         raise VoicetuneError(f"the xtts backend needs coqui-tts: {INSTALL_HINT}")
+    from voicetune.versions import require_tested
+
+    require_tested("xtts")
+    if "mode" in _state:
+        return _state["mode"]
     if _real_torchaudio_works():
         import torchaudio
 
@@ -94,8 +104,29 @@ def import_coqui() -> str:
         raise VoicetuneError(f"coqui-tts does not import ({str(exc).strip().splitlines()[0]}); {INSTALL_HINT}") from None
     if mode == "shim":
         xtts.load_audio = load_audio_soundfile
+    _accept_cache_kwarg()
     _state["mode"] = mode
     return mode
+
+
+def _accept_cache_kwarg() -> None:
+    """Let coqui's GPT2InferenceModel.forward take the KV cache as ``cache=`` (transformers >= 5.24)."""
+    from TTS.tts.layers.xtts.gpt_inference import GPT2InferenceModel
+
+    forward = GPT2InferenceModel.forward
+    if getattr(forward, "_voicetune_cache_kwarg", False):
+        return
+
+    @functools.wraps(forward)
+    def forward_accepting_cache(self, *args, **kwargs):
+        if "cache" in kwargs:
+            cache = kwargs.pop("cache")
+            if kwargs.get("past_key_values") is None:
+                kwargs["past_key_values"] = cache
+        return forward(self, *args, **kwargs)
+
+    forward_accepting_cache._voicetune_cache_kwarg = True
+    GPT2InferenceModel.forward = forward_accepting_cache
 
 
 def load_audio_soundfile(audiopath, sampling_rate: int):
