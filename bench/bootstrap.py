@@ -22,13 +22,12 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=None)
     args = ap.parse_args()
 
-    from voicetune.models.vits.bootstrap import bootstrap
+    from voicetune.models.vits.bootstrap import BootstrapOptions, bootstrap, distillation_texts
     from voicetune.models.vits.import_piper import import_piper
-    from voicetune.models.vits.run import distillation_texts
     from voicetune.sample_data import joe_voice_path, synth_piper
     from voicetune.text.phonemize import Phonemizer
 
-    texts = distillation_texts([])[: args.sentences]
+    texts = distillation_texts()[: args.sentences]
     t0 = time.perf_counter()
     synth_piper(texts)
     t_piper = time.perf_counter() - t0
@@ -37,7 +36,8 @@ def main() -> None:
     model = imported.model.apply_weight_norm()
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    report = bootstrap(model, Phonemizer(imported.voice), texts, enc_q_steps=args.steps, sdp_steps=args.sdp_steps)
+    opts = BootstrapOptions(enc_q_steps=args.steps, sdp_steps=args.sdp_steps)
+    report = bootstrap(model, Phonemizer(imported.voice), texts, opts)
     total = time.perf_counter() - t0
     print(f"{len(texts)} sentences; torch threads {torch.get_num_threads()}")
     for line in report.lines():

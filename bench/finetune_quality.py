@@ -1,23 +1,22 @@
-"""Benchmark (issue 5, the number that matters most): does fine-tuning Joe move it to a new voice?
+"""Benchmark (the number that matters most): does fine-tuning Joe reach a new voice, without a buzz?
 
-Target: Joe re-voiced through WORLD (F0 x 0.78, formants x 0.90; `voicetune.sample_data.revoice`),
-reading the built-in sentences plus generated ones (~7 min of audio, two "sessions": an MP3 and a
-44.1 kHz stereo FLAC), prepared by `voicetune prepare`. Evaluation: the 20 built-in evaluation
-sentences (never trained on), Whisper tiny.en WER, resemblyzer similarity to the target's eval
-clips, WORLD median F0, share of voiced frames locked at the decoder frame rate (86 Hz).
+Targets: the two WORLD re-voices of bench/quality_targets.py (``low``: F0 x 0.78, formants x 0.90;
+``high``: F0 x 1.4, formants x 1.1), ~9 minutes each after `voicetune prepare`. Evaluation: the 20
+built-in evaluation sentences (never trained on): Whisper tiny.en WER, resemblyzer similarity to
+the target's eval clips, median F0 (WORLD harvest), the share of voiced frames locked at the
+decoder frame rate (86 Hz) and the frame-rate comb (dB; pitch-independent buzz measure).
 
-Each configuration is one `voicetune train` run (Joe base, cached bootstrap) with a wall-clock
-budget; every `--save-every` steps a checkpoint is kept, and afterwards the checkpoints nearest to
-the marks are evaluated. `--parallel` trains the configurations side by side with ONE thread each
-(on 2 cores two 1-thread jobs do more steps in total than one 2-thread job,
-../shared/notes/finetune-experiment.md). Time is the training process's CPU time (one thread:
-the wall-clock time of an idle core), so the curve does not depend on what else ran meanwhile;
-the wall-clock minutes are recorded beside it. `--minutes` is a wall-clock budget per run.
+Each configuration is one `voicetune train` run on the Joe base (bootstrap cached per base) with a
+wall-clock budget; checkpoints are kept every ``--save-every`` steps and those nearest to the
+``--marks`` (CPU minutes) are evaluated afterwards. ``default`` is what a user gets from
+`voicetune train --max-minutes N` with no other option. `--parallel` trains the runs side by side
+with one thread each. Minutes are the training process's CPU time (one thread: the time an idle
+core takes), so the curve does not depend on other load; wall minutes are recorded beside them.
+For every evaluated checkpoint a narrow-band spectrogram (target, base, checkpoint) is written
+next to results.json: a buzz shows as flat lines at k x 86 Hz.
 
-    .venv/bin/python bench/finetune_quality.py --minutes 60 --parallel [--out bench-out/quality]
-
-Goals (issue 5): similarity >= base + 0.10 and >= target-vs-target - 0.05; WER <= base + 3 points;
-median F0 within 15 % of the target's; frame-rate lock <= the target's own + 5 points.
+    .venv/bin/python bench/finetune_quality.py --targets high --configs default --minutes 20 --parallel
+    .venv/bin/python bench/finetune_quality.py --list            # the configurations
 """
 
 from __future__ import annotations
@@ -30,55 +29,21 @@ import sys
 import time
 from pathlib import Path
 
-CONFIGS = {
-    # the demo's setting: text encoder and duration predictor frozen all run
-    "freeze-enc_p-dp": "vits:\n  freeze: [enc_p, dp]\n",
-    # pitch lives in the prior: let the text encoder (and flow) learn after the 100-step warm-up
-    "freeze-dp": "vits:\n  freeze: [dp]\n",
-    # everything trains after the warm-up
-    "freeze-none": "vits:\n  freeze: []\n",
-    # against the 86 Hz buzz: the HiFi-GAN decoder frozen, or at a tenth of the LR
-    "freeze-enc_p-dp-dec": "vits:\n  freeze: [enc_p, dp, dec]\n",
-    "dec-lr-0.1": "vits:\n  freeze: [enc_p, dp]\n  lr_mult: {dec: 0.1}\n",
+sys.path.insert(0, str(Path(__file__).parent))
+from quality_targets import DEFAULT_OUT, TARGETS, build_target, evaluate, goals, target_row  # noqa: E402
+
+# Lever configurations: YAML given to `voicetune train --config`. BENCH pins what the levers are
+# compared under (batch 4, AdamW 2e-4 constant, no early stop) so that one lever changes at a time.
+BENCH = "optimizer:\n  lr: 0.0002\nscheduler:\n  name: constant\nearly_stop:\n  enabled: false\nbatch_size: 4\n"
+CONFIGS: dict[str, str] = {
+    "default": "",  # the product's defaults: nothing but --max-minutes
+    "dec-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec]\n",
+    "dec": BENCH + "vits:\n  freeze: [enc_p, dp]\n",
+    "dec+stft": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_stft: 45\n",
+    "resblocks+stft": BENCH + "vits:\n  freeze: [enc_p, dp, dec.conv_pre, dec.ups]\n  c_stft: 45\n",
+    "dec+stft+dwarm": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_stft: 45\n  disc_warmup_steps: 200\n",
 }
-COMMON = ("  disc_periods: [2, 3, 5]\n  samples: 1\noptimizer:\n  lr: 0.0002\nscheduler:\n  name: constant\n"
-          "early_stop:\n  enabled: false\n")
 MARKS = (5, 10, 20, 30, 45, 60)
-
-
-def build_target(out: Path) -> Path:
-    """The target speaker's dataset (built once; reused by later runs of this script)."""
-    from voicetune.data.build import prepare
-    from voicetune.demo import make_recordings
-    from voicetune.sample_data import generated_sentences, sentences
-
-    dataset = out / "target-dataset"
-    if (dataset / "dataset.json").exists():
-        return dataset
-    held_out = {s.lower() for s in sentences("eval_sentences_en")}
-    texts = [t for t in sentences() + generated_sentences(90, seed=11) if t.lower() not in held_out]
-    rec = out / "target-recordings"
-    rec.mkdir(parents=True, exist_ok=True)
-    prepare(make_recordings(rec, texts), dataset)
-    return dataset
-
-
-def evaluate(synth, dataset: Path, who: str) -> dict:
-    from voicetune.evaluate.report import evaluate_voice
-    from voicetune.sample_data import sentences
-
-    r = evaluate_voice(synth, dataset, sentences("eval_sentences_en"), target=who)
-    return {"who": who, "similarity": r.similarity, "wer": r.wer, "median_f0": r.median_f0, "lock": r.lock_share,
-            "reference_similarity": r.reference_similarity, "reference_wer": r.reference_wer,
-            "dataset_f0": r.dataset_median_f0, "dataset_lock": r.dataset_lock_share, "eval_seconds": r.eval_seconds}
-
-
-def warm_caches(dataset: Path) -> None:
-    """Features and the posterior-encoder bootstrap once, before parallel runs would race for them."""
-    from voicetune.models.vits.finetune import VitsTrainOptions
-    from voicetune.models.vits.run import build_backend
-
-    build_backend(dataset, "joe", VitsTrainOptions(), log=lambda *a: None)
 
 
 def _clock_log(path: Path, every: float = 5.0) -> None:
@@ -102,16 +67,17 @@ def train_one(name: str, dataset: Path, run: Path, minutes: float, save_every: i
     from voicetune.models.vits.training import run_training
 
     _clock_log(run.parent / f"{name}.clock")
+    overrides = {"max_minutes": minutes, "save_every": save_every, "keep_top_k": 1000, "log_every": 10}
     if (run / "metrics.jsonl").exists():  # --extend: continue the run for another budget
         run_training(dataset=None, base=None, output=None, config=None, resume=run,
                      overrides={"max_minutes": minutes}, show_progress=False, log=lambda *a: None)
         return
     config = run.parent / f"{name}.yaml"
-    config.write_text(CONFIGS[name] + COMMON)
-    overrides = {"max_minutes": minutes, "batch_size": 4, "epochs": 100000, "save_every": save_every,
-                 "eval_every": save_every, "keep_top_k": 1000, "log_every": 10}
+    config.write_text(CONFIGS[name] or "{}\n")
+    if name != "default":
+        overrides.update({"epochs": 100000, "eval_every": save_every})
     run_training(dataset=dataset, base="joe", output=run, config=config, resume=None, overrides=overrides,
-                 show_progress=False, log=lambda *a: None)
+                 show_progress=False, log=print)
 
 
 def checkpoint_times(run: Path, clock: Path) -> list[tuple[float, float, int, Path]]:
@@ -126,100 +92,119 @@ def checkpoint_times(run: Path, clock: Path) -> list[tuple[float, float, int, Pa
             for e in events if e["event"] == "checkpoint" and (run / e["path"]).exists()]
 
 
-def goals(row: dict, base: dict, target: dict) -> dict[str, bool]:
-    return {
-        "sim+0.10": row["similarity"] >= base["similarity"] + 0.10,
-        "sim~target": row["similarity"] >= target["similarity"] - 0.05,
-        "wer<=base+3": row["wer"] <= base["wer"] + 0.03,
-        "f0±15%": abs(row["median_f0"] / target["median_f0"] - 1) <= 0.15,
-        "lock<=target+5": row["lock"] <= target["lock"] + 0.05,
-    }
+def spectrogram(dataset: Path, synth, label: str, path: Path, base_audio) -> None:
+    from spectrograms import narrowband_png
+    from voicetune.audio import load_audio
+    from voicetune.data.dataset import load_dataset
+    from voicetune.sample_data import sentences
+
+    ds = load_dataset(dataset)
+    target = load_audio(dataset / ds.eval[0].audio_file, ds.sample_rate)
+    audio, sr = synth(sentences("eval_sentences_en")[0])
+    narrowband_png({"target (a real clip)": target, "base (Joe)": base_audio, label: audio}, sr, path)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=60.0, help="training budget per configuration")
-    ap.add_argument("--configs", default="freeze-enc_p-dp,freeze-dp", help=f"comma list of {', '.join(CONFIGS)}")
-    ap.add_argument("--parallel", action="store_true", help="train the configurations side by side, 1 thread each")
-    ap.add_argument("--save-every", type=int, default=50)
-    ap.add_argument("--marks", default=",".join(map(str, MARKS)), help="minutes at which checkpoints are evaluated")
-    ap.add_argument("--out", type=Path, default=Path("bench-out/quality"))
+    ap.add_argument("--targets", default="low,high", help=f"comma list of {', '.join(TARGETS)}")
+    ap.add_argument("--configs", default="default", help="comma list; --list shows them")
+    ap.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget per run")
+    ap.add_argument("--parallel", action="store_true", help="train the runs side by side, 1 thread each")
+    ap.add_argument("--save-every", type=int, default=40)
+    ap.add_argument("--marks", default=",".join(map(str, MARKS)), help="CPU minutes at which checkpoints are evaluated")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--extend", action="store_true", help="resume the existing runs for another --minutes")
-    ap.add_argument("--train-one", help=argparse.SUPPRESS)
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--train-one", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.list:
+        for name, text in CONFIGS.items():
+            print(f"--- {name}\n{text or '(nothing: the defaults)'}")
+        return
     out = args.out.resolve()
     if args.train_one:
-        train_one(args.train_one, out / "target-dataset", out / "runs" / args.train_one, args.minutes, args.save_every)
+        target, name = args.train_one
+        train_one(name, build_target(target, out), out / target / "runs" / name, args.minutes, args.save_every)
         return
 
-    from voicetune.data.dataset import load_dataset
     from voicetune.evaluate.targets import synthesizer_for
+    from voicetune.sample_data import sentences
 
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONFIGS] + [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise SystemExit(f"unknown: {unknown}; see --list")
     marks = [float(m) for m in args.marks.split(",")]
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    dataset = build_target(out)
-    ds = load_dataset(dataset)
-    print(f"target dataset: {len(ds.train)} train / {len(ds.eval)} eval clips, {ds.minutes:.1f} min "
-          f"({time.monotonic() - t0:.0f} s)", flush=True)
-    results_path = out / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    if "base" not in results:
-        base = evaluate(synthesizer_for("joe", backend="torch"), dataset, "base (Joe)")
-        results["base"] = base
-        results["target"] = {"who": "target itself", "similarity": base["reference_similarity"],
-                             "wer": base["reference_wer"], "median_f0": base["dataset_f0"], "lock": base["dataset_lock"]}
-        results_path.write_text(json.dumps(results, indent=1))
-    print(json.dumps(results["base"]), flush=True)
-    warm_caches(dataset)
+    base_audio = synthesizer_for("joe")(sentences("eval_sentences_en")[0])[0]
+    results_by_target = {}
+    for target in targets:
+        dataset = build_target(target, out)
+        results_path = out / target / "results.json"
+        results = json.loads(results_path.read_text()) if results_path.exists() else {}
+        if "base" not in results:
+            results["base"] = evaluate(synthesizer_for("joe"), dataset, "base (Joe)")
+            results["target"] = target_row(results["base"])
+            results_path.write_text(json.dumps(results, indent=1))
+        results_by_target[target] = (dataset, results, results_path)
 
-    todo = [n for n in names if args.extend or not (out / "runs" / n / "metrics.jsonl").exists()]
-    (out / "runs").mkdir(exist_ok=True)
+    jobs = [(t, n) for t in targets for n in names
+            if args.extend or not (out / t / "runs" / n / "metrics.jsonl").exists()]
     env = dict(os.environ)
     if args.parallel:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    cmd = [sys.executable, __file__, "--out", str(out), "--minutes", str(args.minutes),
-           "--save-every", str(args.save_every), "--train-one"]
     procs = []
-    for name in todo:
-        procs.append(subprocess.Popen([*cmd, name], env=env))
-        if not args.parallel:
-            procs[-1].wait()
+    for target, name in jobs:
+        (out / target / "runs").mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, __file__, "--out", str(out), "--minutes", str(args.minutes),
+               "--save-every", str(args.save_every), "--train-one", target, name]
+        log = open(out / target / "runs" / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+        if not args.parallel or len(procs) % 2 == 0:  # two 1-thread runs at a time on 2 cores
+            for p in procs:
+                if p.wait() != 0:
+                    raise SystemExit(f"a training run failed (exit {p.returncode}); see its .log")
+            procs = []
     for p in procs:
         if p.wait() != 0:
-            raise SystemExit(f"a training run failed (exit {p.returncode})")
+            raise SystemExit(f"a training run failed (exit {p.returncode}); see its .log")
 
-    rows = results.setdefault("rows", {})
-    for name in names:
-        times = checkpoint_times(out / "runs" / name, out / "runs" / f"{name}.clock")
-        for mark in marks:
-            if not times or mark > times[-1][0] + 1.0:
-                continue
-            minutes, wall, step, folder = min(times, key=lambda t: abs(t[0] - mark))
-            key = f"{name}@{step}"
-            if key not in rows:
-                row = evaluate(synthesizer_for(folder), dataset, key)
-                rows[key] = {**row, "config": name, "minutes": minutes, "wall_minutes": wall, "step": step}
-                results_path.write_text(json.dumps(results, indent=1))
-            r = rows[key]
-            print(f"{name:16s} {r['minutes']:5.1f} min step {step:5d}: sim {r['similarity']:.3f} wer {r['wer']:.3f} "
-                  f"f0 {r['median_f0']:.0f} lock {r['lock']:.3f}", flush=True)
-    print_table(results)
+    for target in targets:
+        dataset, results, results_path = results_by_target[target]
+        rows = results.setdefault("rows", {})
+        for name in names:
+            times = checkpoint_times(out / target / "runs" / name, out / target / "runs" / f"{name}.clock")
+            for mark in marks:
+                if not times or mark > times[-1][0] + 1.0:
+                    continue
+                minutes, wall, step, folder = min(times, key=lambda t: abs(t[0] - mark))
+                key = f"{name}@{step}"
+                if key not in rows:
+                    synth = synthesizer_for(folder)
+                    row = evaluate(synth, dataset, key)
+                    rows[key] = {**row, "config": name, "minutes": minutes, "wall_minutes": wall, "step": step}
+                    spectrogram(dataset, synth, key, out / target / "spectrograms" / f"{name}-{step:05d}.png", base_audio)
+                    results_path.write_text(json.dumps(results, indent=1))
+                r = rows[key]
+                print(f"{target} {name:16s} {r['minutes']:5.1f} min step {step:5d}: sim {r['similarity']:.3f} "
+                      f"wer {r['wer']:.3f} f0 {r['median_f0']:.0f} lock {r['lock']:.3f} comb {r['comb']:+.1f}", flush=True)
+        print(f"\n### target: {target}")
+        print_table(results)
 
 
 def print_table(results: dict) -> None:
     base, target = results["base"], results["target"]
-    print("\n| config | min (1 core) | step | similarity | WER | median F0 | lock 86 Hz | goals met |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| config | CPU min | step | similarity | WER | median F0 | 86 Hz lock | comb | goals met |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in (target, base):
-        print(f"| {r['who']} | – | – | {r['similarity']:.3f} | {r['wer']:.3f} | {r['median_f0']:.0f} Hz | "
-              f"{r['lock']:.3f} | – |")
+        print(f"| {r['who']} | – | – | {r['similarity']:.3f} | {r['wer']:.1%} | {r['median_f0']:.0f} Hz | "
+              f"{r['lock']:.1%} | {r['comb']:+.1f} dB | – |")
     for r in sorted(results.get("rows", {}).values(), key=lambda r: (r["config"], r["step"])):
         met = goals(r, base, target)
-        print(f"| {r['config']} | {r['minutes']:.1f} | {r['step']} | {r['similarity']:.3f} | {r['wer']:.3f} | "
-              f"{r['median_f0']:.0f} Hz | {r['lock']:.3f} | {sum(met.values())}/5 "
-              f"({', '.join(k for k, v in met.items() if not v) or 'all'} {'missed' if not all(met.values()) else ''}) |")
+        missed = ", ".join(k for k, v in met.items() if not v)
+        print(f"| {r['config']} | {r['minutes']:.1f} | {r['step']} | {r['similarity']:.3f} | {r['wer']:.1%} | "
+              f"{r['median_f0']:.0f} Hz | {r['lock']:.1%} | {r['comb']:+.1f} dB | {sum(met.values())}/{len(met)}"
+              f"{' (missed: ' + missed + ')' if missed else ''} |")
 
 
 if __name__ == "__main__":

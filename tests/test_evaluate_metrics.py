@@ -75,6 +75,29 @@ def test_lock_band_is_plus_minus_3_percent():
     assert analyze_pitch([buzz(period=248)], SR, RATE).lock_share < 0.05
 
 
+def vibrato_voice(f0: float, seconds: float = 3.0, sr: int = SR, depth: float = 0.08, rate_hz: float = 4.0) -> np.ndarray:
+    """A voiced sound whose pitch moves (+-8 % at 4 Hz), as speech does."""
+    t = np.arange(int(seconds * sr)) / sr
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + depth * np.sin(2 * np.pi * rate_hz * t))) / sr
+    return formants(sum(np.sin(k * phase) / k for k in range(1, 20)), sr)
+
+
+def test_frame_rate_comb_sees_a_buzz_whatever_its_pitch():
+    from voicetune.evaluate.pitch import frame_rate_comb
+
+    buzz_db = frame_rate_comb([buzz(3.0)], SR, RATE)
+    moving = {f0: frame_rate_comb([vibrato_voice(f0)], SR, RATE) for f0 in (RATE, 120.0, 180.0)}
+    assert buzz_db > 15, buzz_db
+    # a voice whose pitch moves, even centred on the frame rate itself, leaves no steady lines there
+    assert all(v < 2 for v in moving.values()), moving
+    # half buzz, half moving speech: still clearly above the clean level
+    mixed = frame_rate_comb([np.concatenate([buzz(1.5), vibrato_voice(180.0, 1.5)])], SR, RATE)
+    assert mixed > max(moving.values()) + 5, mixed
+    # the rate is the voice's own: a 16 kHz buzz has its lines at 62.5 Hz, not at 86 Hz
+    assert frame_rate_comb([buzz(3.0, sr=16000)], 16000, 62.5) > 15
+    assert frame_rate_comb([np.zeros(SR)], SR, RATE) == 0.0
+
+
 def test_silence_speech_and_clipping():
     tone = harmonic_tone(150.0, 1.0)
     gap = np.zeros(int(0.5 * SR), np.float32)
@@ -144,6 +167,7 @@ def test_combined_score_punishes_the_buzz():
         return EvalResult(target="x", dataset="d", sentences=15, asr_model="tiny.en", wer=wer, cer=0.0,
                           reference_wer=0.109, similarity=sim, reference_similarity=0.932, median_f0=120.0,
                           dataset_median_f0=123.0, lock_share=lock, dataset_lock_share=0.14, frame_rate=RATE,
+                          comb_db=4.0 if lock > 0.2 else 1.2, dataset_comb_db=1.0,
                           seconds_per_phoneme=0.07, dataset_seconds_per_phoneme=0.07, duration_ratio=1.0,
                           clipping=0.0, leading_silence=0.05, trailing_silence=0.1, rtf=0.1, audio_seconds=40.0,
                           eval_seconds=10.0, sample_rate=SR)

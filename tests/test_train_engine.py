@@ -230,3 +230,37 @@ def test_resume_with_a_longer_run_and_a_new_budget(tmp_path):
     assert result.status == "finished" and result.step == 24
     assert "changed on resume at step 16" in (run / "config.yaml").read_text()
     assert [r["step"] for r in _events(run, "train")][-1] == 24
+
+
+def test_a_budget_alone_sizes_the_run_from_the_measured_step_time(tmp_path):
+    """--max-minutes without epochs/max_steps: the engine times its own step, sizes the run (and the
+    schedule, the eval interval) from it, and the probe leaves no trace in the training itself."""
+    budget = 0.1  # minutes
+    backend = RegressionBackend(step_sleep=0.02)
+    result = fit(backend, _cfg(epochs=None, max_minutes=budget, scheduler={"name": "constant"}),
+                 tmp_path / "budget", show_progress=False)
+    text = (tmp_path / "budget" / "config.yaml").read_text()
+    import yaml
+
+    saved = yaml.safe_load(text)
+    steps = saved["max_steps"]
+    assert "s per optimizer step (measured)" in saved["derived"]["max_steps"]
+    assert saved["derived"]["run.length_from"] == "max_minutes"
+    # ~0.02 s per step of sleep: 6 s of budget minus ~10 evals/checkpoints (2 s each) leaves no room;
+    # the plan must still fit at least one step, and not more than the sleep alone allows
+    assert 1 <= steps <= budget * 60 / 0.02
+    assert saved["eval_every"] == max(1, steps // 10)
+    assert result.status in ("finished", "time_budget")
+    # the same run stopped at the same step without a probe trains the identical weights: the probe's
+    # steps were undone (weights, optimizer state, every RNG); constant LR, so the planned length
+    # does not enter the comparison
+    same = RegressionBackend(step_sleep=0.02)
+    fit(same, _cfg(epochs=None, max_steps=result.step, eval_every=saved["eval_every"],
+                   scheduler={"name": "constant"}), tmp_path / "explicit", show_progress=False)
+    assert result.step >= 1 and weights_digest(same.net) == weights_digest(backend.net)
+
+
+def test_a_budget_that_fits_no_step_is_refused(tmp_path):
+    with pytest.raises(VoicetuneError, match="not one step fits"):
+        fit(RegressionBackend(step_sleep=0.5), _cfg(epochs=None, max_minutes=0.001), tmp_path / "r",
+            show_progress=False)

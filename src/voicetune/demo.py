@@ -35,14 +35,15 @@ class DemoResult:
     seconds: float = 0.0
 
 
-def make_recordings(folder: Path, texts: list[str]) -> list[Path]:
+def make_recordings(folder: Path, texts: list[str], f0_factor: float = 0.78, formant_factor: float = 0.90) -> list[Path]:
+    """The target speaker: Joe re-voiced by WORLD, as an MP3 session and a 44.1 kHz stereo FLAC session."""
     from voicetune.sample_data import make_recording, revoice, synth_piper, to_stereo_rate
 
     half = len(texts) // 2
     paths = []
     for k, part in enumerate((texts[:half], texts[half:])):
         clips, sr = synth_piper(part)
-        clips = [revoice(c, sr) for c in clips]
+        clips = [revoice(c, sr, f0_factor, formant_factor) for c in clips]
         audio, _ = make_recording(clips, part, sr, pauses=(0.4, 1.2), seed=k)
         if k == 0:
             path = folder / "session1.mp3"

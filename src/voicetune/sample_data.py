@@ -146,12 +146,20 @@ def generated_sentences(n: int, seed: int = 0) -> list[str]:
 
 def revoice(x: np.ndarray, sr: int, f0_factor: float = 0.78, formant_factor: float = 0.90) -> np.ndarray:
     """Another speaker from the same speech: WORLD analysis, F0 and the spectral envelope scaled
-    (formants at ``formant_factor`` x their frequency: a longer vocal tract), WORLD synthesis."""
+    (formants at ``formant_factor`` x their frequency: a longer vocal tract), WORLD synthesis.
+
+    The voicing and contour come from dio + stonemask (it marks Joe's voiced frames where harvest
+    misses some), but dio reads Joe's pitch ~35 % high (bench/pitch_instruments.py), so the contour
+    is rescaled to put its median at ``f0_factor`` x harvest's median: "F0 x 0.78" means 0.78 x
+    the pitch a validated estimator hears."""
     import pyworld
 
     xd = x.astype(np.float64)
     f0, t = pyworld.dio(xd, sr)
     f0 = pyworld.stonemask(xd, f0, t, sr)
+    f0_h, _ = pyworld.harvest(xd, sr, f0_floor=55.0, f0_ceil=600.0)
+    if (f0 > 0).any() and (f0_h > 0).any():
+        f0 = f0 * (np.median(f0_h[f0_h > 0]) / np.median(f0[f0 > 0]))
     sp = pyworld.cheaptrick(xd, f0, t, sr)
     ap = pyworld.d4c(xd, f0, t, sr)
     bins = sp.shape[1]

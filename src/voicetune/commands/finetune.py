@@ -44,7 +44,8 @@ def train(
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda"),
     precision: str = typer.Option(None, "--precision", help="no | bf16 | fp16 | auto"),
     freeze: list[str] = typer.Option(None, "--freeze", help="Group frozen all run: enc_p, dp, flow, enc_q, dec."),
-    bootstrap_steps: int = typer.Option(300, "--bootstrap-steps", help="Posterior-encoder distillation steps."),
+    bootstrap_steps: int = typer.Option(None, "--bootstrap-steps", help="Posterior-encoder distillation steps "
+                                        "(default 300, or vits.bootstrap.enc_q_steps in --config)."),
     backend: str = typer.Option(None, "--backend", help="vits | mms | xtts (default: from --base; a transformers VITS "
                                 "folder/hub id means mms, a folder with XTTS files means xtts)."),
     speaker_column: str = typer.Option(None, "--speaker-column", help="MMS: speaker column when --dataset is a "

@@ -46,11 +46,19 @@ class DatasetReference:
     n_eval: int
     n_train: int
 
+    pitch_audio: list[np.ndarray] = field(default_factory=list)  # the clips the F0 above was read from
     wer_by_asr: dict[str, Intelligibility] = field(default_factory=dict)
+    comb_by_rate: dict[float, float] = field(default_factory=dict)
 
     def pitch_at(self, rate: float) -> pitch.PitchStats:
         """Median F0 and lock share at a voice's frame rate (the rate depends on the voice, not the data)."""
         return pitch.pitch_stats([self.voiced_f0], rate)
+
+    def comb_at(self, rate: float) -> float:
+        """The real recordings' frame-rate comb (dB) at a voice's frame rate: the level a clean voice sits at."""
+        if rate not in self.comb_by_rate:
+            self.comb_by_rate[rate] = pitch.frame_rate_comb(self.pitch_audio, self.sample_rate, rate)
+        return self.comb_by_rate[rate]
 
     def intelligibility(self, model, label: str) -> Intelligibility:
         """Whisper on the real eval clips, once per ASR model: the WER floor this speaker allows."""
@@ -101,7 +109,7 @@ def dataset_reference(dataset_dir: str | Path) -> DatasetReference:
     voiced = np.concatenate([t[t > 0] for t in tracks]) if tracks else np.zeros(0)
     ref = DatasetReference(
         path=root, language=ds.language, sample_rate=sr, eval_audio=eval_audio, eval_texts=[c.text for c in evals],
-        center=center, similarity=sim, voiced_f0=voiced,
+        center=center, similarity=sim, voiced_f0=voiced, pitch_audio=all_audio,
         seconds_per_phoneme=seconds_per_phoneme(all_audio, all_texts, sr, ds.language),
         n_eval=len(evals), n_train=len(trains),
     )

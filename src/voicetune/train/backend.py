@@ -115,8 +115,9 @@ class Backend(Protocol):
 # Optional hooks a backend may define (the engine checks with getattr):
 #   samples(modules, step) -> list[Sample]        eval sentences spoken by this checkpoint
 #   freeze_rules() -> list[FreezeRule]            groups frozen for the first N steps / all run
+#   fit_run_length(total_steps) -> dict[str, str] size the backend's own warm-ups to the run once its
+#                                                 length is known; returns {option: why} for config.yaml
 #   enable_gradient_checkpointing(modules) -> None
-#   on_resume(modules, trainer_state) -> None     re-derive anything not in the state dicts
 #   describe() -> dict[str, str]                  extra lines for the start-of-run banner
 
 

@@ -123,8 +123,8 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _has_limit(self) -> TrainConfig:
-        if self.epochs is None and self.max_steps is None:
-            raise ValueError("give epochs or max_steps: the schedule is sized from the run's length")
+        if self.epochs is None and self.max_steps is None and self.max_minutes is None:
+            raise ValueError("give epochs, max_steps or max_minutes: the schedule is sized from the run's length")
         if self.format_version != CONFIG_VERSION:
             raise ValueError(f"config format_version {self.format_version} is unknown (this voicetune reads {CONFIG_VERSION})")
         return self

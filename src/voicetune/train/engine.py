@@ -21,6 +21,7 @@ import torch
 
 from voicetune.errors import VoicetuneError
 from voicetune.train import checkpoints as ckpt
+from voicetune.train import probe
 from voicetune.train.backend import Backend, named_parameters, parameter_report
 from voicetune.train.config import TrainConfig, load_config, save_config
 from voicetune.train.data import BucketBatchSampler
@@ -70,7 +71,11 @@ def resume(backend: Backend, run_dir: str | Path, overrides: Mapping[str, Any] |
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
         raise VoicetuneError(f"{run_dir}: not a training run (no config.yaml); give the -o folder of a run")
-    cfg = load_config(run_dir / "config.yaml", dict(overrides or {}))
+    overrides = dict(overrides or {})
+    cfg = load_config(run_dir / "config.yaml", overrides)
+    if ("max_minutes" in overrides and cfg.derived.get(probe.LENGTH_FROM) == "max_minutes"
+            and not {"max_steps", "epochs"} & set(overrides)):
+        cfg.max_steps = None  # a new budget: the engine re-times the step and sizes the rest of the run
     return fit(backend, cfg, run_dir, resume=True, **kwargs)
 
 
@@ -91,9 +96,11 @@ class _Run:
         self.step = self.epoch = self.pos = 0  # optimizer steps, epoch, batches done in the epoch
         self.elapsed0 = 0.0
         self.monitor = Monitor(cfg)
+        self.saved_total: int | None = None
         if resume:
             self._restore()
-        elif self.main:
+        self._size_run()
+        if not resume and self.main:
             run_dir.mkdir(parents=True, exist_ok=True)
             clear_stale_logs(run_dir)
             save_config(cfg, run_dir / "config.yaml")
@@ -136,7 +143,6 @@ class _Run:
                            for name, groups in backend.param_groups(self.modules).items()}
         self.stepper = Stepper(acc, run_modules, self.optimizers, cfg.clip_norm)
         self.initial_grad = {n: p.requires_grad for n, p in named_parameters(self.modules)}
-        self.rules = list(getattr(backend, "freeze_rules", list)())
 
     def _build_data(self) -> None:
         cfg, backend, world, rank = self.cfg, self.backend, self.world, self.rank
@@ -160,15 +166,40 @@ class _Run:
         self.eval_loader = torch.utils.data.DataLoader(eval_ds, batch_sampler=self.eval_sampler,
                                                        collate_fn=backend.collate, num_workers=cfg.num_workers,
                                                        generator=torch.Generator(), pin_memory=pin)
-        self.length = run_length(len(train_ds), cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps, world)
+        self.train_ds = train_ds
+
+    def _size_run(self) -> None:
+        """The run's length (timed against --max-minutes when nothing else sets it), then everything
+        sized from it: the LR schedule, the eval interval, the backend's own warm-ups."""
+        cfg, backend = self.cfg, self.backend
+        self.probe_started = time.monotonic()
+        self.rules = list(getattr(backend, "freeze_rules", list)())  # the probe times the post-warm-up step
+        if cfg.epochs is None and cfg.max_steps is None:
+            step_s, eval_s, save_s = probe.measure(self, self.train_ds, at_step=10**9)
+            plan = probe.plan(cfg.max_minutes, step_s, eval_s, save_s, listening=self.on_checkpoint is not None)
+            cfg.derive("max_steps", self.step + plan.steps,
+                       plan.explain + (f", after the {self.step} steps already done" if self.step else ""))
+            cfg.derived[probe.LENGTH_FROM] = "max_minutes"
+        self.length = run_length(len(self.train_ds), cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps,
+                                 self.world)
         self.total = self.length.total_steps
-        if cfg.eval_every is None:
-            cfg.derive("eval_every", self.length.steps_per_epoch, f"once per epoch ({self.length.explain})")
+        if self.saved_total is not None and self.saved_total != self.total:
+            self.acc.print(f"note: run length changed from {self.saved_total} to {self.total} steps; "
+                           "the LR schedule is re-sized to the new length")
+            cfg.derived["run.total_steps"] = f"{self.total}: {self.length.explain} (changed on resume at step {self.step})"
         cfg.derived.setdefault("run.total_steps", f"{self.total}: {self.length.explain}")
+        if cfg.eval_every is None:
+            every = max(1, self.total // probe.EVALS_PER_RUN)
+            cfg.derive("eval_every", every, f"about {probe.EVALS_PER_RUN} evals over the run's {self.total} steps")
+        for option, why in (getattr(backend, "fit_run_length", None) or (lambda _n: {}))(self.total).items():
+            cfg.derived[f"{backend.name}.{option}"] = why
+        self.rules = list(getattr(backend, "freeze_rules", list)())
         self.schedule = LRSchedule(cfg.scheduler, self.length)
-        self.eval_every = cfg.eval_every or self.length.steps_per_epoch
+        self.eval_every = cfg.eval_every
         self.save_every = cfg.save_every or self.eval_every
         self.samples_every = cfg.samples_every or self.eval_every
+        if self.saved_total is not None and self.saved_total != self.total and self.main:
+            save_config(cfg, self.run_dir / "config.yaml")
 
     def _restore(self) -> None:
         last = ckpt.latest(self.run_dir)
@@ -181,13 +212,7 @@ class _Run:
         self.step, self.epoch, self.pos = state["step"], state["epoch"], state["batches_in_epoch"]
         self.elapsed0 = state.get("elapsed_seconds", 0.0)
         self.monitor.load_state_dict(state["monitor"])
-        if state.get("total_steps", self.total) != self.total:
-            self.acc.print(f"note: run length changed from {state['total_steps']} to {self.total} steps; "
-                           "the LR schedule is re-sized to the new length")
-            self.cfg.derived["run.total_steps"] = (f"{self.total}: {self.length.explain} "
-                                                   f"(changed on resume at step {self.step})")
-            if self.main:
-                save_config(self.cfg, self.run_dir / "config.yaml")
+        self.saved_total = state.get("total_steps")
         if state.get("world_size", 1) != self.world:
             self.acc.print(f"note: the run used {state.get('world_size')} processes, now {self.world}: "
                            "the data order differs from an uninterrupted run")
@@ -202,7 +227,7 @@ class _Run:
 
     def train(self) -> FitResult:
         status, message = "finished", ""
-        self.start = time.monotonic()
+        self.start = self.probe_started  # the budget counts the step-time probe too
         with StopSignals() as signals:
             while status == "finished" and self.step < self.total:
                 status, message = self._epoch(signals)

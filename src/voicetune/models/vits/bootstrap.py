@@ -7,25 +7,57 @@ audio, fit ``enc_q`` to map the audio's linear spectrogram back to ``z`` (masked
 0.1 x Gaussian NLL with the mean detached, which calibrates ``logs_q``), and fit the SDP's
 posterior flows on durations sampled from the base model. Everything else stays frozen.
 
-Measured before (../shared/notes/piper-onnx-import.md): held-out mel-L1 of dec(m_q) vs the audio
-1.98 (random enc_q) -> 0.37 after 200 steps -> 0.24 after 1,800 steps on 2 CPU cores.
-The result is cached per base voice (sha256 of its weights file) so it runs once.
+Two options make the reconstruction ``dec(m_q(spec))`` keep the pitch, which the z-MSE alone does
+not (docs/BENCHMARKS.md, "Posterior-encoder bootstrap"): ``recon_weight`` adds a loss on the
+decoded audio of a window of each crop (mel L1 + a low-band long-window log-STFT that resolves
+harmonics), and ``gain_db`` scales each crop's spectrogram by a random gain so the encoder does not
+depend on the level the base happened to speak at (datasets are loudness-normalised to -23 LUFS,
+the base's raw output sits at -25 to -28).
+
+The result is cached per base voice, options and distillation text (a hash of all three): texts
+are the built-in sentences, never a dataset's, so one bootstrap serves every dataset of a base.
+Progress is reported every few steps, and the encoder's state is saved as it goes, so an
+interrupted bootstrap continues where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch.nn import functional as F
 
 from voicetune.models.vits.mel import mel_spectrogram, spectrogram
+from voicetune.models.vits.spectral_losses import log_stft_loss
 
 CROP = 128  # frames per distillation crop
+SNAPSHOT_EVERY = 50  # steps between saved partial states
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class BootstrapOptions(BaseModel):
+    """How the missing training parts are re-learned (``vits.bootstrap`` in a training config)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enc_q_steps: int = Field(300, ge=0, description="posterior-encoder distillation steps")
+    sdp_steps: int = Field(150, ge=0, description="steps for the duration predictor's training half")
+    sentences: int | None = Field(None, ge=4, description="distillation sentences (None: all built-in ones)")
+    batch: int = Field(8, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    gain_db: float = Field(0.0, ge=0, description="each crop's spectrogram scaled by a random gain within ±this")
+    recon_weight: float = Field(0.0, ge=0, description="weight of the loss on dec(m_q) of a window of each crop")
+    recon_frames: int = Field(32, ge=8, description="frames of each crop decoded for that loss")
+    recon_resolutions: list[list[float]] = Field(
+        default_factory=lambda: [[4096, 300, 1500.0], [1024, 120], [2048, 240]],
+        description="(n_fft, hop[, fmax Hz]) of the log-STFT part of that loss")
 
 
 @dataclass
@@ -40,6 +72,7 @@ class BootstrapReport:
     dur_nll_after: float | None
     seconds: float
     cached: bool = False
+    resumed_from: int = 0
 
     def lines(self) -> list[str]:
         out = [
@@ -48,7 +81,8 @@ class BootstrapReport:
         ]
         if self.dur_nll_before is not None:
             out.append(f"duration predictor (training half): held-out NLL {self.dur_nll_before:.3f} -> {self.dur_nll_after:.3f}")
-        out.append(f"took {self.seconds:.0f} s" + (" (from cache)" if self.cached else ""))
+        out.append(f"took {self.seconds:.0f} s" + (" (from cache)" if self.cached else "")
+                   + (f", continued from step {self.resumed_from}" if self.resumed_from else ""))
         return out
 
 
@@ -57,12 +91,20 @@ def cache_dir() -> Path:
     return Path(root) / "bootstrap"
 
 
+def distillation_texts(n_generated: int = 120) -> list[str]:
+    """The base voice reads these: the built-in phonetically varied set plus generated sentences."""
+    from voicetune.sample_data import generated_sentences, sentences
+
+    return sentences() + generated_sentences(n_generated, seed=7)
+
+
 @torch.no_grad()
-def _synthesize(model, phonemizer, texts: list[str], rng: random.Random, noise_w: float):
+def _synthesize(model, phonemizer, texts: list[str], rng: random.Random, noise_w: float, progress: Progress):
     """(spec, z, audio, ids, w_ceil) per text, from the frozen base generator."""
     c = model.config
     items = []
-    for text in texts:
+    for k, text in enumerate(texts):
+        progress("synthesizing base speech", k, len(texts))
         ids = [i for sent in phonemizer.text_to_ids(text) for i in sent][:300]
         if len(ids) < 3:
             continue
@@ -75,6 +117,7 @@ def _synthesize(model, phonemizer, texts: list[str], rng: random.Random, noise_w
         n = min(spec.shape[-1], frames)
         items.append({"spec": spec[:, :n], "z": out.z[0, :, :n], "audio": audio[: n * c.hop_length],
                       "ids": x[0], "w": out.durations[0]})
+    progress("synthesizing base speech", len(texts), len(texts))
     return items
 
 
@@ -94,56 +137,44 @@ def _crops(items, batch: int, rng: random.Random, hop: int):
     return torch.stack(specs), torch.stack(zs), torch.stack(audios), torch.tensor(lengths)
 
 
-def _mel_l1(model, items) -> float:
+def _mel(model, y: torch.Tensor) -> torch.Tensor:
     c = model.config
-    total = 0.0
-    def mel(y):
-        return mel_spectrogram(y, c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)
+    return mel_spectrogram(y, c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)
 
+
+def _mel_l1(model, items) -> float:
+    total = 0.0
     with torch.no_grad():
         for it in items:
-            spec, audio = it["spec"][:, :CROP].unsqueeze(0), it["audio"][: CROP * c.hop_length].unsqueeze(0)
+            spec, audio = it["spec"][:, :CROP].unsqueeze(0), it["audio"][: CROP * model.config.hop_length].unsqueeze(0)
             _, m_q, _, mask = model.enc_q(spec, torch.tensor([spec.shape[-1]]))
             y_hat = model.dec(m_q * mask)[:, 0, : audio.shape[-1]]
-            total += F.l1_loss(mel(y_hat), mel(audio)).item()
+            total += F.l1_loss(_mel(model, y_hat), _mel(model, audio)).item()
     return total / max(1, len(items))
 
 
-def _fit(model, params, loss_fn, steps: int, lr: float, deadline: float) -> int:
-    """Train only ``params`` (everything else frozen) for ``steps`` or until ``deadline``."""
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-9, weight_decay=0.0)
-    done = 0
-    while done < steps:
-        done += 1
-        loss = loss_fn()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if time.monotonic() > deadline:
-            break
-    return done
-
-
-def _posterior_loss(model, items, batch: int, rng) -> torch.Tensor:
-    """Masked MSE of m_q to z, plus 0.1 x Gaussian NLL with the mean detached (calibrates logs_q)."""
-    spec, z, _, lengths = _crops(items, batch, rng, model.config.hop_length)
+def _posterior_loss(model, items, opts: BootstrapOptions, rng) -> torch.Tensor:
+    """Masked MSE of m_q to z, 0.1 x Gaussian NLL with the mean detached (calibrates logs_q), and
+    with ``recon_weight`` the spectral distance of dec(m_q) to the audio over a window of each crop."""
+    hop = model.config.hop_length
+    spec, z, audio, lengths = _crops(items, opts.batch, rng, hop)
+    if opts.gain_db:
+        gains = 10 ** (torch.empty(spec.shape[0], 1, 1).uniform_(-opts.gain_db, opts.gain_db) / 20)
+        spec = spec * gains
     _, m_q, logs_q, mask = model.enc_q(spec, lengths)
     n = mask.sum() * z.shape[1]
     mse = torch.sum((m_q - z) ** 2 * mask) / n
     nll = torch.sum((logs_q + 0.5 * ((z - m_q.detach()) ** 2) * torch.exp(-2 * logs_q)) * mask) / n
-    return mse + 0.1 * nll
-
-
-def distill_posterior(model, items, held_out, steps: int, batch: int, lr: float, rng, deadline: float) -> tuple[int, float, float]:
-    before = _mel_l1(model, held_out)
-    model.enc_q.train()
-    done = _fit(model, list(model.enc_q.parameters()), lambda: _posterior_loss(model, items, batch, rng), steps, lr, deadline)
-    model.enc_q.eval()
-    return done, before, _mel_l1(model, held_out)
+    loss = mse + 0.1 * nll
+    if opts.recon_weight:
+        frames = min(opts.recon_frames, int(lengths.min()))
+        s = rng.randint(0, int(lengths.min()) - frames)
+        y_hat = model.dec(m_q[:, :, s : s + frames])[:, 0]
+        y = audio[:, s * hop : (s + frames) * hop]
+        recon = F.l1_loss(_mel(model, y_hat), _mel(model, y))
+        recon = recon + log_stft_loss(y_hat, y, opts.recon_resolutions, model.config.sample_rate)
+        loss = loss + opts.recon_weight * recon
+    return loss
 
 
 def _dur_nll(model, items) -> float:
@@ -158,55 +189,127 @@ def _sdp_loss(model, it) -> torch.Tensor:
     return model.dp(h, x_mask, it["w"].unsqueeze(0)).sum() / x_mask.sum()
 
 
-def fit_sdp_posterior(model, items, held_out, steps: int, lr: float, rng, deadline: float) -> tuple[int, float, float]:
-    prefixes = model.dp.training_only_prefixes()
-    params = [p for n, p in model.dp.named_parameters() if n.startswith(prefixes)]
-    before = _dur_nll(model, held_out)
-    model.dp.train()
-    loss_fn = lambda: torch.stack([_sdp_loss(model, rng.choice(items)) for _ in range(4)]).mean()  # noqa: E731
-    done = _fit(model, params, loss_fn, steps, lr, deadline)
-    model.dp.eval()
-    return done, before, _dur_nll(model, held_out)
+def _train(model, params, loss_fn, steps: int, lr: float, deadline: float, stage: str, progress: Progress,
+           start: int = 0, snapshot: Callable[[int], None] | None = None) -> int:
+    """Train only ``params`` (everything else frozen) from step ``start`` to ``steps`` or the deadline."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-9, weight_decay=0.0)
+    done = start
+    while done < steps:
+        loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        done += 1
+        progress(stage, done, steps)
+        if snapshot is not None and (done % SNAPSHOT_EVERY == 0 or done == steps):
+            snapshot(done)
+        if time.monotonic() > deadline:
+            break
+    return done
 
 
-def bootstrap(model, phonemizer, texts: list[str], *, enc_q_steps: int = 300, sdp_steps: int = 150,
-              batch: int = 8, max_minutes: float | None = None, seed: int = 0, progress=None) -> BootstrapReport:
-    """Distill enc_q (and the SDP's training half, if the model has an SDP) in place."""
-    started = time.monotonic()
-    deadline = started + 60 * max_minutes if max_minutes else float("inf")
+def base_speech(model, phonemizer, texts: list[str], seed: int = 0, progress: Progress | None = None) -> list[dict]:
+    """What the base says for ``texts`` (spectrogram, decoder input z, audio, ids, durations), shuffled."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     model.eval()
-    items = _synthesize(model, phonemizer, texts, rng, noise_w=0.8)
+    items = _synthesize(model, phonemizer, texts, rng, 0.8, progress or (lambda *_: None))
     if len(items) < 4:
         raise ValueError("bootstrap needs at least 4 sentences")
     rng.shuffle(items)
+    return items
+
+
+def bootstrap(model, phonemizer, texts: list[str], options: BootstrapOptions | None = None, *,
+              max_minutes: float | None = None, seed: int = 0, progress: Progress | None = None,
+              partial: Path | None = None, items: list[dict] | None = None) -> BootstrapReport:
+    """Distill enc_q (and the SDP's training half, if the model has an SDP) in place.
+
+    ``partial``: a file the encoder's state is saved to every SNAPSHOT_EVERY steps; when it exists
+    at the start, distillation continues from it (the synthesis is repeated, it is deterministic).
+    ``items``: :func:`base_speech` of ``texts`` already made (a benchmark comparing options)."""
+    opts = options or BootstrapOptions()
+    note = progress or (lambda *_: None)
+    started = time.monotonic()
+    deadline = started + 60 * max_minutes if max_minutes else float("inf")
+    if items is None:
+        items = base_speech(model, phonemizer, texts[: opts.sentences], seed, note)
+    rng = random.Random(seed + 1)
+    torch.manual_seed(seed)
+    model.eval()
     n_held = max(2, len(items) // 10)
     held, train = items[:n_held], items[n_held:]
     minutes = sum(it["audio"].shape[-1] for it in items) / model.config.sample_rate / 60
+    before = _mel_l1(model, held)
+    start = _load_partial(model, partial) if partial is not None else 0
     remaining = deadline - time.monotonic()
     enc_deadline = time.monotonic() + (remaining * 0.75 if remaining != float("inf") else remaining)
-    steps, before, after = distill_posterior(model, train, held, enc_q_steps, batch, 5e-4, rng, enc_deadline)
-    report = BootstrapReport(len(items), minutes, steps, before, after, 0, None, None, 0.0)
-    if model.config.use_sdp and sdp_steps:
-        s, b, a = fit_sdp_posterior(model, train, held, sdp_steps, 5e-4, rng, deadline)
-        report.sdp_steps, report.dur_nll_before, report.dur_nll_after = s, b, a
+    snap = (lambda step: _save_partial(model, partial, step)) if partial is not None else None
+    model.enc_q.train()
+    steps = _train(model, list(model.enc_q.parameters()), lambda: _posterior_loss(model, train, opts, rng),
+                   opts.enc_q_steps, opts.lr, enc_deadline, "posterior encoder", note, start, snap)
+    model.enc_q.eval()
+    report = BootstrapReport(len(items), minutes, steps, before, _mel_l1(model, held), 0, None, None, 0.0,
+                             resumed_from=start)
+    if model.config.use_sdp and opts.sdp_steps:
+        prefixes = model.dp.training_only_prefixes()
+        params = [p for n, p in model.dp.named_parameters() if n.startswith(prefixes)]
+        report.dur_nll_before = _dur_nll(model, held)
+        model.dp.train()
+        loss_fn = lambda: torch.stack([_sdp_loss(model, rng.choice(train)) for _ in range(4)]).mean()  # noqa: E731
+        report.sdp_steps = _train(model, params, loss_fn, opts.sdp_steps, opts.lr, deadline, "duration predictor", note)
+        model.dp.eval()
+        report.dur_nll_after = _dur_nll(model, held)
     for p in model.parameters():
         p.requires_grad_(True)
     report.seconds = time.monotonic() - started
     return report
 
 
-def cached_bootstrap(model, phonemizer, texts: list[str], base_sha: str, **kwargs) -> BootstrapReport:
-    """``bootstrap`` once per base voice and settings; later calls load the learned weights."""
-    import json
+def _save_partial(model, path: Path, step: int) -> None:
+    from safetensors.torch import save_file
 
+    from voicetune.fileio import write_with
+
+    state = {k: v.contiguous() for k, v in model.plain_state_dict().items() if k.startswith("enc_q.")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_with(path, lambda tmp: save_file(state, str(tmp), metadata={"step": str(step)}))
+
+
+def _load_partial(model, path: Path) -> int:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if not path.exists():
+        return 0
+    with safe_open(str(path), "pt") as fh:
+        step = int((fh.metadata() or {}).get("step", 0))
+    full = model.plain_state_dict()
+    full.update(load_file(str(path)))
+    model.load_plain_state_dict(full, strict=True)
+    return step
+
+
+def cache_key(base_sha: str, texts: list[str], opts: BootstrapOptions) -> str:
+    """What the bootstrap learned from: the base's weights, the text it read and every option."""
+    blob = json.dumps({"texts": texts[: opts.sentences], "options": opts.model_dump()}, sort_keys=True)
+    return f"{base_sha[:16]}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def cached_bootstrap(model, phonemizer, base_sha: str, options: BootstrapOptions | None = None,
+                     texts: list[str] | None = None, *, progress: Progress | None = None, **kwargs) -> BootstrapReport:
+    """``bootstrap`` once per base voice, options and text; later calls load the learned weights."""
     from safetensors.torch import load_file, save_file
 
     from voicetune.fileio import write_json, write_with
 
-    key = f"{base_sha[:16]}-q{kwargs.get('enc_q_steps', 300)}-d{kwargs.get('sdp_steps', 150)}-n{len(texts)}"
-    path = cache_dir() / f"{key}.safetensors"
+    opts = options or BootstrapOptions()
+    texts = texts if texts is not None else distillation_texts()
+    path = cache_dir() / f"{cache_key(base_sha, texts, opts)}.safetensors"
     prefixes = model.training_only_prefixes()
     if path.exists() and path.with_suffix(".json").exists():
         full = model.plain_state_dict()
@@ -219,9 +322,11 @@ def cached_bootstrap(model, phonemizer, texts: list[str], base_sha: str, **kwarg
         report = BootstrapReport(**json.loads(path.with_suffix(".json").read_text()))
         report.cached = True
         return report
-    report = bootstrap(model, phonemizer, texts, **kwargs)
+    partial = path.with_suffix(".partial.safetensors")
+    report = bootstrap(model, phonemizer, texts, opts, progress=progress, partial=partial, **kwargs)
     state = {k: v.contiguous() for k, v in model.plain_state_dict().items() if k.startswith(prefixes)}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_with(path, lambda tmp: save_file(state, str(tmp)))
     write_json(path.with_suffix(".json"), asdict(report))
+    partial.unlink(missing_ok=True)
     return report

@@ -20,6 +20,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from voicetune.models.vits import commons
+from voicetune.models.vits.bootstrap import BootstrapOptions
 from voicetune.models.vits.discriminators import MultiPeriodDiscriminator
 from voicetune.models.vits.features import FeatureSet, ItemDataset, collate
 from voicetune.models.vits.losses import (
@@ -30,16 +31,22 @@ from voicetune.models.vits.losses import (
     kl_loss,
 )
 from voicetune.models.vits.mel import mel_spectrogram
+from voicetune.models.vits.spectral_losses import log_stft_loss
 from voicetune.train.backend import FreezeRule, Sample
 
 GROUPS = ("enc_p", "dp", "flow", "enc_q", "dec", "emb_g")
+INFERENCE_PATH = ("enc_p", "dp", "flow", "dec", "emb_g")  # enc_q is training-only: inference never runs it
+WARMUP_SHARE = 0.2  # a warm-up (prior frozen, discriminator alone) takes at most this share of a run
+# parts of the HiFi-GAN decoder that vits.freeze can name on their own (dotted, e.g. dec.ups)
+DECODER_PARTS = ("dec.conv_pre", "dec.ups", "dec.resblocks", "dec.conv_post", "dec.cond")
 
 
 class VitsTrainOptions(BaseModel):
     """The ``vits:`` section of a training config."""
 
     model_config = ConfigDict(extra="forbid")
-    freeze: list[str] = Field(default_factory=list, description="groups frozen for the whole run")
+    freeze: list[str] = Field(default_factory=list, description="groups frozen for the whole run "
+                              "(enc_p, dp, flow, enc_q, dec, emb_g, or a decoder part: dec.ups, dec.resblocks, ...)")
     lr_mult: dict[str, float] = Field(default_factory=dict, description="group -> LR multiplier, e.g. {dec: 0.1}")
     prior_warmup_steps: int = Field(100, ge=0, description="enc_p/dp/flow frozen for this many steps")
     adv_warmup_steps: int = Field(0, ge=0, description="generator ignores the discriminator this many steps")
@@ -52,8 +59,15 @@ class VitsTrainOptions(BaseModel):
     c_fm: float = 1.0
     c_adv: float = 1.0
     c_disc: float = 1.0  # discriminator loss weight (finetune-hf-vits weight_disc)
+    c_stft: float = Field(0.0, ge=0, description="weight of the multi-resolution log-STFT loss on the decoder output")
+    stft_resolutions: list[list[float]] = Field(
+        default_factory=lambda: [[4096, 300, 1500.0], [2048, 240], [1024, 120], [512, 50]],
+        description="(n_fft, hop[, fmax Hz]) of that loss; a long window below fmax resolves the harmonics")
+    disc_warmup_steps: int = Field(0, ge=0, description="the first steps train only the discriminator")
     segment_size: int = Field(8192, ge=1024, description="audio samples the decoder sees per item")
     samples: int = Field(3, ge=0, description="eval sentences spoken at each eval")
+    bootstrap: BootstrapOptions = Field(default_factory=BootstrapOptions,
+                                        description="how an ONNX base's posterior encoder is re-learned")
 
 
 @dataclass
@@ -69,11 +83,13 @@ class VitsBackend:
     name: str = "vits"
 
     def __post_init__(self) -> None:
-        bad = [g for g in [*self.options.freeze, *self.options.lr_mult] if g not in GROUPS]
+        bad = [g for g in self.options.lr_mult if g not in GROUPS]
+        bad += [g for g in self.options.freeze if g not in GROUPS and g not in DECODER_PARTS]
         if bad:
             from voicetune.errors import VoicetuneError
 
-            raise VoicetuneError(f"vits.freeze/lr_mult: unknown group(s) {bad}; choose from {', '.join(GROUPS)}")
+            raise VoicetuneError(f"vits.freeze/lr_mult: unknown group(s) {bad}; choose from {', '.join(GROUPS)} "
+                                 f"(vits.freeze also takes {', '.join(DECODER_PARTS)})")
         self.model.config.segment_size = self.options.segment_size
         if not self.model.has_weight_norm:
             self.model.apply_weight_norm()
@@ -106,9 +122,23 @@ class VitsBackend:
     def freeze_rules(self) -> list[FreezeRule]:
         rules = [FreezeRule(f"gen.{g}.") for g in self.options.freeze]
         if self.options.prior_warmup_steps:
-            rules += [FreezeRule(f"gen.{g}.", self.options.prior_warmup_steps)
+            until = self.options.disc_warmup_steps + self.options.prior_warmup_steps
+            rules += [FreezeRule(f"gen.{g}.", until)
                       for g in ("enc_p", "dp", "flow") if g not in self.options.freeze]
         return rules
+
+    def fit_run_length(self, total_steps: int) -> dict[str, str]:
+        """Warm-ups longer than a fifth of the run are shortened to that (a run that is all warm-up
+        trains nothing that speaks); returns what changed and why, for config.yaml and the banner."""
+        o, out = self.options, {}
+        cap = max(0, int(total_steps * WARMUP_SHARE))
+        for name in ("disc_warmup_steps", "prior_warmup_steps"):
+            value = getattr(o, name)
+            if value > cap:
+                setattr(o, name, cap)
+                out[name] = (f"{cap} (asked {value}): the run has {total_steps} steps and a warm-up takes at most "
+                             f"{WARMUP_SHARE:.0%} of it")
+        return out
 
     def describe(self) -> dict[str, str]:
         out = {}
@@ -134,7 +164,8 @@ class VitsBackend:
     def train_step(self, batch, ctx):
         gen, disc = ctx.modules["gen"], ctx.modules["disc"]
         o = self.options
-        with ctx.autocast():
+        disc_only = ctx.global_step < o.disc_warmup_steps  # the generator waits for the discriminator
+        with ctx.autocast(), torch.set_grad_enabled(not disc_only):
             out, y = self._forward(gen, batch)
         y_hat = out.audio_hat
         with ctx.only("disc"), ctx.autocast():
@@ -143,11 +174,21 @@ class VitsBackend:
             loss_d = loss_d * o.c_disc
         ctx.backward("disc", loss_d)
         ctx.step("disc")
+        if disc_only:
+            with torch.no_grad():
+                mel = torch.nn.functional.l1_loss(self._mel(y_hat.float()), self._mel(y.float())) * o.c_mel
+                prior = self._prior_losses(out)
+            return {"loss": (mel + prior["kl"] + prior["dur"]).detach(), "mel": mel, **prior, "disc": loss_d.detach()}
         with ctx.only("gen"), ctx.autocast():
             mel = torch.nn.functional.l1_loss(self._mel(y_hat.float()), self._mel(y.float())) * o.c_mel
             prior = self._prior_losses(out)
             loss = mel + prior["kl"] + prior["dur"]
             total = loss
+            logged = {"loss": loss, "mel": mel, **prior}
+            if o.c_stft:
+                stft = log_stft_loss(y_hat, y, o.stft_resolutions, self.model.config.sample_rate) * o.c_stft
+                total = total + stft
+                logged["stft"] = stft
             adv = torch.zeros(()), torch.zeros(())
             if ctx.global_step >= o.adv_warmup_steps:
                 _, fake, fmap_r, fmap_g = disc(y, y_hat)
@@ -155,7 +196,7 @@ class VitsBackend:
                 total = total + adv[0] + adv[1]
         ctx.backward("gen", total)
         ctx.step("gen")
-        logged = {"loss": loss, "mel": mel, **prior, "fm": adv[0], "gen_adv": adv[1], "disc": loss_d}
+        logged.update({"fm": adv[0], "gen_adv": adv[1], "disc": loss_d})
         return {k: v.detach() for k, v in logged.items()}
 
     def eval_step(self, batch, modules):

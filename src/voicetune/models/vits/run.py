@@ -25,10 +25,27 @@ def resolve_base(base: str | Path) -> Path:
         from voicetune.sample_data import joe_voice_path
 
         return joe_voice_path()
+    from voicetune.models.vits.hub import fetch_checkpoint, is_hub_checkpoint
+
+    if is_hub_checkpoint(str(base)):
+        return fetch_checkpoint(str(base))
     path = Path(base)
     if not path.exists():
-        raise VoicetuneError(f"--base {base}: not found; give `joe`, a Piper .onnx/.ckpt or a run folder")
+        raise VoicetuneError(f"--base {base}: not found; give `joe`, a Piper .onnx/.ckpt, hf://datasets/OWNER/REPO/PATH "
+                             "to a Piper .ckpt, or a run folder")
     return path
+
+
+def base_route(info: dict, needs_bootstrap: bool, has_discriminator: bool) -> str:
+    """One line for the banner: what this kind of base brings, and so what the run must re-learn."""
+    if info.get("from_run"):
+        return "an earlier run: its generator as trained; the discriminator starts fresh"
+    if has_discriminator and not needs_bootstrap:
+        return ("a Piper training checkpoint: generator, posterior encoder and discriminator as trained "
+                "(nothing re-learned: the best base there is)")
+    return ("a Piper ONNX voice: inference parts only. The posterior encoder is re-learned from the base "
+            "(cached per voice) and the discriminator starts fresh; the voice's training .ckpt, where one is "
+            "published (hf://datasets/rhasspy/piper-checkpoints/...), brings both")
 
 
 def is_run(path: Path) -> bool:
@@ -58,14 +75,32 @@ def load_base(base: str | Path):
     return model, imported.voice, info, imported.report.needs_bootstrap, imported.discriminator_state
 
 
-def distillation_texts(dataset_texts: list[str], n_generated: int = 120) -> list[str]:
-    from voicetune.sample_data import generated_sentences, sentences
+def stage_logger(log, what: str, every: float = 30.0):
+    """A progress callback (stage, done, total) that logs one plain line per stage at most every
+    ``every`` seconds and when the stage ends, with the elapsed time and an ETA: readable on a
+    terminal and in a log file alike, and never silent for minutes."""
+    import time
 
-    return sentences() + generated_sentences(n_generated, seed=7) + dataset_texts
+    state: dict[str, float] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        start = state.setdefault(f"start:{stage}", now)
+        last = state.get(f"last:{stage}", start)
+        if done < total and now - last < every:
+            return
+        if done == 0 and total:
+            return
+        state[f"last:{stage}"] = now
+        spent = now - start
+        eta = spent / done * (total - done) if done else 0.0
+        tail = f", ETA {eta / 60:.1f} min" if done < total else ""
+        log(f"{what}: {stage} {done}/{total} ({100 * done / max(1, total):.0f} %), {spent / 60:.1f} min{tail}")
+
+    return report
 
 
-def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_steps: int = 300, sdp_steps: int = 150,
-                  bootstrap_minutes: float | None = None, bootstrap_sentences: int | None = None, log=print):
+def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes: float | None = None, log=print):
     """Everything a VITS run needs before the engine starts: base, features, bootstrap, backend."""
     from voicetune.data.dataset import load_dataset
     from voicetune.models.vits.bootstrap import cached_bootstrap
@@ -88,13 +123,13 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_steps: 
     phonemizer = cache.phonemizer
     notes = []
     if needs_bootstrap:
-        texts = distillation_texts([c.text for c in ds.train])[:bootstrap_sentences]
-        report = cached_bootstrap(model, phonemizer, texts, info["base_sha256"], enc_q_steps=bootstrap_steps,
-                                  sdp_steps=sdp_steps, max_minutes=bootstrap_minutes)
+        report = cached_bootstrap(model, phonemizer, info["base_sha256"], options.bootstrap,
+                                  max_minutes=bootstrap_minutes, progress=stage_logger(log, "bootstrap"))
         info["bootstrap"] = asdict(report)
         notes += report.lines()
         for line in report.lines():
             log(f"bootstrap: {line}")
+    notes.insert(0, f"base: {base_route(info, needs_bootstrap, disc_state is not None)}")
     disc = None
     if disc_state is not None:
         from voicetune.models.vits.discriminators import MultiPeriodDiscriminator

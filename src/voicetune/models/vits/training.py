@@ -51,10 +51,17 @@ def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str, fre
         log(f"vits.freeze: {DEFAULT_FREEZE} (default: a decoder trained against a fresh discriminator buzzes "
             "at the frame rate; set vits.freeze to train it)")
     try:
-        return VitsTrainOptions(**raw)
+        options = VitsTrainOptions(**raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise VoicetuneError(f"{source}: vits.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    from voicetune.models.vits.finetune import INFERENCE_PATH
+
+    if all(g in options.freeze for g in INFERENCE_PATH if g != "emb_g"):
+        raise VoicetuneError(
+            f"{source}: vits.freeze {options.freeze} freezes everything inference uses ({', '.join(INFERENCE_PATH[:-1])}); "
+            "such a run would change nothing you can hear. Train at least one of them (e.g. drop 'flow')")
+    return options
 
 
 def advise(cfg: TrainConfig, n_train: int, overrides: dict[str, Any], yaml_keys: set[str]) -> None:
@@ -63,22 +70,24 @@ def advise(cfg: TrainConfig, n_train: int, overrides: dict[str, Any], yaml_keys:
     if "batch_size" not in given:
         batch = max(1, min(8, n_train // 4 or 1))
         cfg.derive("batch_size", batch, f"{n_train} training clips: batch {batch} keeps >= 4 steps per epoch (max 8)")
-    if "eval_every" not in given and cfg.max_steps:
-        every = max(10, cfg.max_steps // 10)
-        cfg.derive("eval_every", every, f"about 10 evals over max_steps {cfg.max_steps}")
+    if cfg.max_minutes and not {"epochs", "max_steps"} & given:
+        # --max-minutes alone means "train this long": the engine times a step and sizes the run
+        cfg.derive("epochs", None, f"not set: the run is as long as --max-minutes {cfg.max_minutes:g} allows")
 
 
 def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
     from voicetune.data.dataset import load_dataset
     from voicetune.train.schedule import LRSchedule, run_length
 
+    if cfg.epochs is None and cfg.max_steps is None:  # sized from the time budget once the step is timed
+        return
     n = len(load_dataset(dataset).train)
     LRSchedule(cfg.scheduler, run_length(n, cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps))
 
 
 def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
                  resume: Path | None, overrides: dict[str, Any], freeze: list[str] | None = None,
-                 bootstrap_steps: int = 300, bootstrap_sentences: int | None = None, show_progress: bool = True,
+                 bootstrap_steps: int | None = None, bootstrap_sentences: int | None = None, show_progress: bool = True,
                  select_by: str | None = None, backend: str | None = None, mms_flags: dict[str, Any] | None = None,
                  log=print):
     import json
@@ -95,7 +104,7 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
         if info.get("backend") == "mms":
             backend, _ = mms_training.build(Path(info["dataset"]), info["base"], options, info.get("mms_options") or {}, log=log)
         else:
-            backend, _ = build_backend(Path(info["dataset"]), info["base"], options, bootstrap_steps=bootstrap_steps, log=log)
+            backend, _ = build_backend(Path(info["dataset"]), info["base"], options, log=log)
         if select_by:
             overrides = {**overrides, "select_metric": SELECT[select_by][0], "select_mode": SELECT[select_by][1]}
         cfg = load_config(Path(resume) / "config.yaml", overrides)
@@ -119,8 +128,14 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
     if kind not in ("vits", "mms"):
         raise VoicetuneError(f"backend '{kind}' is not available in this build (vits, mms)")
     # only a Lightning .ckpt brings its trained discriminator; ONNX voices and runs start a fresh one
-    fresh = kind == "vits" and Path(str(base)).suffix.lower() != ".ckpt"
+    from voicetune.models.vits.hub import is_hub_checkpoint
+
+    fresh = kind == "vits" and not (Path(str(base)).suffix.lower() == ".ckpt" or is_hub_checkpoint(str(base)))
     options = vits_options(own, freeze, str(config or "command line"), fresh, log)
+    if bootstrap_steps is not None:  # the CLI flags win over the config's vits.bootstrap
+        options.bootstrap.enc_q_steps = bootstrap_steps
+    if bootstrap_sentences is not None:
+        options.bootstrap.sentences = bootstrap_sentences
     if Path(output).exists() and any(Path(output).iterdir()):
         raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
     from voicetune.data.dataset import load_dataset
@@ -134,7 +149,6 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
         backend, info = mms_training.build(Path(dataset), base, options, {**own.get("mms", {}), **flags},
                                            given=own.get("vits") or {}, log=log)
     else:
-        backend, info = build_backend(Path(dataset), base, options, bootstrap_steps=bootstrap_steps,
-                                      bootstrap_sentences=bootstrap_sentences, log=log)
+        backend, info = build_backend(Path(dataset), base, options, log=log)
     write_run_info(Path(output), info)
     return engine.fit(backend, cfg, output, show_progress=show_progress, on_checkpoint=_scorer(cfg, Path(dataset)))

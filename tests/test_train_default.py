@@ -1,0 +1,47 @@
+"""`voicetune train --max-minutes N` with nothing else: the run lasts N minutes, is sized from the
+measured step, and the voice it makes says things differently from the base (something on the
+inference path trained)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import yaml
+from typer.testing import CliRunner
+
+from test_train_cli import tiny_base  # noqa: F401 - session fixture
+from voicetune.cli import app
+
+
+def test_default_command_fills_the_budget_and_changes_the_voice(tmp_path, monkeypatch, tiny_base, joe_dataset):  # noqa: F811
+    from voicetune.synth import load_voice, say
+
+    monkeypatch.setenv("VOICETUNE_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    budget = 0.4  # minutes
+    res = CliRunner().invoke(app, ["train", "--dataset", str(joe_dataset), "--base", str(tiny_base), "-o", str(run),
+                                   "--max-minutes", str(budget)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    planned = cfg["max_steps"]
+    assert cfg["epochs"] is None and "min budget" in cfg["derived"]["max_steps"]
+    assert f"max_steps = {planned} steps" in res.output  # the banner's run length is the budget's
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    start, end = events[0], events[-1]
+    assert start["total_steps"] == planned and end["event"] == "end"
+    trained = [e for e in events if e["event"] == "train"][-1]
+    # the run used its budget: it ran (nearly) all planned steps, and about as long as asked
+    assert end["step"] >= 0.8 * planned, (end, planned)
+    assert 0.5 * budget * 60 <= end["time"] - start["time"] <= 1.3 * budget * 60 + 15, (end["time"] - start["time"])
+    assert trained["step"] > 1
+    # several evals, sized from the run's real length (not one, not one per tiny epoch)
+    evals = [e for e in events if e["event"] == "eval"]
+    assert 5 <= len(evals) <= 12, len(evals)
+
+    text = "The quick brown fox jumps over the lazy dog."
+    base_audio, _ = say(text, load_voice(tiny_base), noise_scale=0.0, noise_w=0.0)
+    tuned_audio, _ = say(text, load_voice(run), noise_scale=0.0, noise_w=0.0)
+    n = min(len(base_audio), len(tuned_audio))
+    diff = np.abs(base_audio[:n] - tuned_audio[:n]).max()
+    assert len(base_audio) != len(tuned_audio) or diff > 1e-3, diff  # more than PCM rounding: it learned

@@ -1,0 +1,100 @@
+"""The posterior-encoder bootstrap on a tiny random VITS: options, the content-keyed cache, progress,
+continuing from a snapshot after an interruption; and the spectral loss it (and fine-tuning) uses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from test_vits_finetune import tiny_config
+from voicetune.models.vits import bootstrap as bs
+
+
+@pytest.fixture(scope="module")
+def phonemizer():
+    from voicetune.models.vits.voice import VoiceConfig
+    from voicetune.sample_data import joe_voice_path
+    from voicetune.text.phonemize import Phonemizer
+
+    path = joe_voice_path().with_suffix(".onnx.json")
+    return Phonemizer(VoiceConfig.from_piper_dict(json.loads(path.read_text()), source=str(path)))
+
+
+def _model(seed: int = 0):
+    from voicetune.models.vits.model import VitsModel
+
+    torch.manual_seed(seed)
+    return VitsModel(tiny_config()).apply_weight_norm()
+
+
+TEXTS = bs.distillation_texts()[:12]
+
+
+def test_cache_key_is_what_was_learned_from_not_the_dataset():
+    a = bs.cache_key("ab" * 32, TEXTS, bs.BootstrapOptions())
+    assert a == bs.cache_key("ab" * 32, list(TEXTS), bs.BootstrapOptions())
+    assert a != bs.cache_key("cd" * 32, TEXTS, bs.BootstrapOptions())  # another base voice
+    assert a != bs.cache_key("ab" * 32, TEXTS, bs.BootstrapOptions(recon_weight=1.0))  # another recipe
+    assert a != bs.cache_key("ab" * 32, TEXTS[:-1] + ["Something else."], bs.BootstrapOptions())
+    # the built-in distillation text has no dataset in it: one bootstrap serves every dataset of a base
+    assert bs.distillation_texts() == bs.distillation_texts()
+
+
+def test_progress_and_continuing_from_a_snapshot(tmp_path, phonemizer, monkeypatch):
+    monkeypatch.setattr(bs, "SNAPSHOT_EVERY", 3)
+    opts = bs.BootstrapOptions(enc_q_steps=4, sdp_steps=2, batch=2, recon_weight=1.0, recon_frames=8, gain_db=6.0)
+    seen: list[tuple[str, int, int]] = []
+    partial = tmp_path / "partial.safetensors"
+    model = _model()
+    first = bs.bootstrap(model, phonemizer, TEXTS, opts, partial=partial, progress=lambda *a: seen.append(a))
+    assert first.enc_q_steps == 4 and first.resumed_from == 0 and first.sdp_steps == 2
+    stages = {s for s, _, _ in seen}
+    assert stages == {"synthesizing base speech", "posterior encoder", "duration predictor"}
+    assert ("posterior encoder", 4, 4) in seen and ("duration predictor", 2, 2) in seen
+    # a second process after an interruption: the snapshot (saved at the last step) is loaded, not redone
+    fresh = _model(seed=5)
+    assert bs._load_partial(fresh, partial) == 4
+    state, learned = fresh.plain_state_dict(), model.plain_state_dict()
+    assert all(torch.equal(state[k], learned[k]) for k in learned if k.startswith("enc_q."))
+    again = _model(seed=5)
+    report = bs.bootstrap(again, phonemizer, TEXTS, opts.model_copy(update={"enc_q_steps": 6}), partial=partial)
+    assert report.resumed_from == 4 and report.enc_q_steps == 6
+    assert bs._load_partial(_model(seed=7), partial) == 6
+
+
+def test_cached_bootstrap_runs_once_and_loads_the_same_weights(tmp_path, phonemizer, monkeypatch):
+    monkeypatch.setenv("VOICETUNE_CACHE", str(tmp_path))
+    opts = bs.BootstrapOptions(enc_q_steps=3, sdp_steps=1, batch=2, sentences=8)
+    model = _model()
+    first = bs.cached_bootstrap(model, phonemizer, "ef" * 32, opts)
+    assert not first.cached and not list((tmp_path / "bootstrap").glob("*.partial.safetensors"))
+    other = _model(seed=3)
+    second = bs.cached_bootstrap(other, phonemizer, "ef" * 32, opts)
+    assert second.cached
+    a, b = model.plain_state_dict(), other.plain_state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(model.training_only_prefixes()))
+
+
+def test_log_stft_loss_sees_harmonics_in_the_wrong_place():
+    from voicetune.models.vits.spectral_losses import log_stft_loss
+
+    sr, n = 22050, 8192
+    t = torch.arange(n) / sr
+
+    def voiced(f0: float) -> torch.Tensor:
+        return sum(torch.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12)).unsqueeze(0) * 0.3
+
+    pulses = torch.zeros(1, n)
+    pulses[:, ::256] = 1.0  # one pulse per decoder frame: harmonics of 86 Hz
+    res = [[4096, 300, 1500.0], [1024, 120]]
+    target = voiced(166.0)
+    same = log_stft_loss(target, target, res, sr)
+    close = log_stft_loss(voiced(168.0), target, res, sr)
+    buzz = log_stft_loss(pulses * 0.3, target, res, sr)
+    assert float(same) < 1e-6 < float(close) < float(buzz)
+    y_hat = (pulses * 0.3).requires_grad_(True)
+    log_stft_loss(y_hat, target, res, sr).backward()
+    assert torch.isfinite(y_hat.grad).all() and y_hat.grad.abs().sum() > 0
