@@ -35,6 +35,8 @@ from quality_targets import DEFAULT_OUT, TARGETS, build_target, evaluate, goals,
 # Lever configurations: YAML given to `voicetune train --config`. BENCH pins what the levers are
 # compared under (batch 4, AdamW 2e-4 constant, no early stop) so that one lever changes at a time.
 BENCH = "optimizer:\n  lr: 0.0002\nscheduler:\n  name: constant\nearly_stop:\n  enabled: false\nbatch_size: 4\n"
+# the posterior-encoder bootstrap the lever runs share (bench/posterior_recon.py, "long")
+BOOT = "  bootstrap:\n    enc_q_steps: 1800\n"
 CONFIGS: dict[str, str] = {
     "default": "",  # the product's defaults: nothing but --max-minutes
     "dec-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec]\n",
@@ -42,6 +44,13 @@ CONFIGS: dict[str, str] = {
     "dec+stft": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_stft: 45\n",
     "resblocks+stft": BENCH + "vits:\n  freeze: [enc_p, dp, dec.conv_pre, dec.ups]\n  c_stft: 45\n",
     "dec+stft+dwarm": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_stft: 45\n  disc_warmup_steps: 200\n",
+    "dec+comb": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_comb: 10\n",
+    "dec+stft+comb": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_stft: 45\n  c_comb: 10\n",
+    "encq-frozen+dec+comb": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q]\n  c_comb: 10\n",
+    "L-dec-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec]\n" + BOOT,
+    "L-dec-frozen-encq-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec, enc_q]\n" + BOOT,
+    "L-res-encq-frozen-dwarm": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q, dec.conv_pre, dec.ups]\n"
+                               "  disc_warmup_steps: 300\n" + BOOT + "optimizers:\n  disc:\n    lr: 0.0004\n",
 }
 MARKS = (5, 10, 20, 30, 45, 60)
 
@@ -90,6 +99,23 @@ def checkpoint_times(run: Path, clock: Path) -> list[tuple[float, float, int, Pa
     cpu_at = lambda t: float(np.interp(t, wall, cpu))  # noqa: E731
     return [((cpu_at(e["time"]) - cpu_at(start)) / 60, (e["time"] - start) / 60, e["step"], run / e["path"])
             for e in events if e["event"] == "checkpoint" and (run / e["path"]).exists()]
+
+
+def warm_bootstrap(names: list[str], dataset: Path) -> None:
+    """Each distinct bootstrap the configurations ask for, once, before parallel runs race to make it."""
+    import yaml
+
+    from voicetune.models.vits.run import build_backend
+    from voicetune.models.vits.training import vits_options
+
+    seen = set()
+    for name in names:
+        own = yaml.safe_load(CONFIGS[name] or "{}") or {}
+        options = vits_options(own, None, name, fresh_discriminator=True, log=lambda *a: None)
+        key = json.dumps(options.bootstrap.model_dump(), sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            build_backend(dataset, "joe", options, log=print)
 
 
 def spectrogram(dataset: Path, synth, label: str, path: Path, base_audio) -> None:
@@ -150,6 +176,8 @@ def main() -> None:
 
     jobs = [(t, n) for t in targets for n in names
             if args.extend or not (out / t / "runs" / n / "metrics.jsonl").exists()]
+    if jobs:
+        warm_bootstrap(sorted({n for _, n in jobs}), build_target(jobs[0][0], out))
     env = dict(os.environ)
     if args.parallel:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")

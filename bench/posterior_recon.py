@@ -34,8 +34,11 @@ VARIANTS = {
     "long": {"enc_q_steps": 1800},
     "gain": {"gain_db": 6.0},
     "recon": {"recon_weight": 1.0},
-    "recon-long": {"recon_weight": 1.0, "enc_q_steps": 1200},
-    "recon-gain-long": {"recon_weight": 1.0, "gain_db": 6.0, "enc_q_steps": 1200},
+    "long-3000": {"enc_q_steps": 3000},
+    "recon-comb": {"recon_weight": 1.0, "recon_comb_weight": 1.0},
+    "recon-period": {"recon_weight": 1.0, "recon_periodicity_weight": 5.0},
+    "cosine-900": {"enc_q_steps": 900, "lr": 1e-3, "lr_schedule": "cosine"},
+    "cosine-1800": {"enc_q_steps": 1800, "lr": 1e-3, "lr_schedule": "cosine"},
 }
 
 
@@ -96,13 +99,25 @@ def material(n_clips: int) -> dict[str, tuple[list[np.ndarray], int]]:
     return out
 
 
+def cached_base_speech(model, phonemizer, path: Path) -> list[dict]:
+    """The base's distillation speech, synthesized once per machine (it is deterministic, seed 0)."""
+    from voicetune.models.vits.bootstrap import base_speech, distillation_texts
+
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    items = base_speech(model, phonemizer, distillation_texts())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(items, path)
+    return items
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--variants", default="default,recon")
     ap.add_argument("--clips", type=int, default=16)
     ap.add_argument("--out", type=Path, default=Path("bench-out/posterior-recon.json"))
     args = ap.parse_args()
-    from voicetune.models.vits.bootstrap import BootstrapOptions, base_speech, bootstrap, distillation_texts
+    from voicetune.models.vits.bootstrap import BootstrapOptions, bootstrap, distillation_texts
 
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     clips = material(args.clips)
@@ -113,7 +128,7 @@ def main() -> None:
         model, phonemizer = joe_model()
         opts = BootstrapOptions(**VARIANTS[name])
         if items is None:
-            items = base_speech(model, phonemizer, distillation_texts())
+            items = cached_base_speech(model, phonemizer, args.out.parent / "base-speech.pt")
         t0 = time.process_time()
         report = bootstrap(model, phonemizer, distillation_texts(), opts, items=items)
         row = {"options": opts.model_dump(), "cpu_seconds": time.process_time() - t0,

@@ -47,6 +47,8 @@ def test_diagnosis_names_buzz_pitch_and_the_monitor(tmp_path):
     assert any("step 30: overfit" in f for f in found)
     assert any("status 'overfit'" in f for f in found)
     assert diagnosis([], _evals()[20]) == []  # a clean checkpoint of a clean run: nothing to say
+    combed = {**_evals()[20], "comb_db": 5.0, "dataset_comb_db": 1.0}  # rows with the comb name it
+    assert [f for f in diagnosis([], combed) if "lines at its multiples (+5.0 dB vs the recordings' +1.0 dB)" in f]
 
 
 def test_html_is_self_contained(tmp_path):

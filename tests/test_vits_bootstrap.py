@@ -98,3 +98,50 @@ def test_log_stft_loss_sees_harmonics_in_the_wrong_place():
     y_hat = (pulses * 0.3).requires_grad_(True)
     log_stft_loss(y_hat, target, res, sr).backward()
     assert torch.isfinite(y_hat.grad).all() and y_hat.grad.abs().sum() > 0
+
+
+def test_frame_comb_penalises_a_pulse_per_decoder_frame_not_speech_pitch():
+    from voicetune.models.vits.spectral_losses import comb_excess_loss, frame_comb
+
+    sr, n, hop = 22050, 8192, 256
+    t = torch.arange(n) / sr
+
+    def voiced(f0: float, vibrato: float = 0.0) -> torch.Tensor:
+        phase = 2 * np.pi * torch.cumsum(f0 * (1 + vibrato * torch.sin(2 * np.pi * 5 * t)), 0) / sr
+        return sum(torch.sin(k * phase) / k for k in range(1, 12)).unsqueeze(0) * 0.3
+
+    pulses = torch.zeros(1, n)
+    pulses[:, ::hop] = 0.5
+    buzz, speech = frame_comb(pulses, hop), frame_comb(voiced(166.0, 0.05), hop)
+    assert float(buzz) > 10 and abs(float(speech)) < 2, (buzz, speech)
+    # relative to the target: no penalty when the output is as clean as the target, a large one for a buzz
+    target = voiced(120.0, 0.05)
+    assert float(comb_excess_loss(voiced(150.0, 0.05), target, hop)) < 1.0
+    y_hat = (pulses + 0.1 * voiced(166.0)).requires_grad_(True)
+    loss = comb_excess_loss(y_hat, target, hop)
+    loss.backward()
+    assert float(loss) > 5 and torch.isfinite(y_hat.grad).all() and y_hat.grad.abs().sum() > 0
+
+
+def test_periodicity_loss_points_at_the_target_period():
+    from voicetune.models.vits.spectral_losses import normalized_autocorrelation, periodicity_loss
+
+    sr, n = 22050, 8192
+    t = torch.arange(n) / sr
+
+    def voiced(f0: float) -> torch.Tensor:
+        return sum(torch.sin(2 * np.pi * f0 * k * t + k) / k for k in range(1, 12)).unsqueeze(0) * 0.3
+
+    target = voiced(166.0)
+    r, _ = normalized_autocorrelation(target)
+    assert abs(44 + int(r[0, 0].argmax()) - sr / 166.0) <= 1  # the peak is at the pitch period
+    pulses = torch.zeros(1, n)
+    pulses[:, ::256] = 0.5
+    near, far, buzz = (
+        float(periodicity_loss(voiced(168.0), target)), float(periodicity_loss(voiced(120.0), target)),
+        float(periodicity_loss(pulses, target)))
+    assert float(periodicity_loss(target, target)) == 0.0
+    assert near < 0.1 < min(far, buzz), (near, far, buzz)
+    y_hat = pulses.clone().requires_grad_(True)
+    periodicity_loss(y_hat, target).backward()
+    assert torch.isfinite(y_hat.grad).all() and y_hat.grad.abs().sum() > 0

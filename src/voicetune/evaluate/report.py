@@ -47,8 +47,8 @@ class EvalResult:
     lock_share: float  # voiced frames within ±3 % of sample_rate / hop
     dataset_lock_share: float
     frame_rate: float
-    comb_db: float  # long-window spectrum at k x frame rate above its neighbours (pitch-independent buzz)
-    dataset_comb_db: float
+    comb_db: float | None  # long-window spectrum at k x frame rate above its neighbours (pitch-independent buzz)
+    dataset_comb_db: float | None
     seconds_per_phoneme: float | None
     dataset_seconds_per_phoneme: float | None
     duration_ratio: float | None  # > 1: speaks slower than the dataset's speaker
@@ -216,11 +216,15 @@ DURATION_RANGE = (0.8, 1.25)
 def problems(r: EvalResult) -> list[str]:
     """What a listener would likely complain about, one line each (empty when nothing stands out)."""
     out = []
-    if r.lock_share > r.dataset_lock_share + LOCK_MARGIN or r.comb_db > r.dataset_comb_db + COMB_MARGIN:
+    # comb_db is None in rows written before the comb existed (an older evals.json): judge by the lock alone
+    has_comb = r.comb_db is not None and r.dataset_comb_db is not None
+    combed = has_comb and r.comb_db > r.dataset_comb_db + COMB_MARGIN
+    if r.lock_share > r.dataset_lock_share + LOCK_MARGIN or combed:
+        lines = (f" and the spectrum has lines at its multiples ({r.comb_db:+.1f} dB vs the recordings' "
+                 f"{r.dataset_comb_db:+.1f} dB)") if has_comb else ""
         out.append(
             f"frame-rate buzz: {r.lock_share:.0%} of voiced frames sit at {r.frame_rate:.1f} Hz (sample_rate/hop; "
-            f"dataset {r.dataset_lock_share:.0%}) and the spectrum has lines at its multiples "
-            f"({r.comb_db:+.1f} dB vs the recordings' {r.dataset_comb_db:+.1f} dB): the decoder emits a pulse per frame"
+            f"dataset {r.dataset_lock_share:.0%}){lines}: the decoder emits a pulse per frame"
         )
     if r.median_f0 and r.dataset_median_f0 and abs(r.median_f0 / r.dataset_median_f0 - 1) > F0_MARGIN:
         out.append(f"pitch: median F0 {r.median_f0:.0f} Hz vs the speaker's {r.dataset_median_f0:.0f} Hz")

@@ -176,7 +176,8 @@ class _Run:
         self.rules = list(getattr(backend, "freeze_rules", list)())  # the probe times the post-warm-up step
         if cfg.epochs is None and cfg.max_steps is None:
             step_s, eval_s, save_s = probe.measure(self, self.train_ds, at_step=10**9)
-            plan = probe.plan(cfg.max_minutes, step_s, eval_s, save_s, listening=self.on_checkpoint is not None)
+            plan = probe.plan(cfg.max_minutes, step_s, eval_s, save_s, listening=self.on_checkpoint is not None,
+                              spent=time.monotonic() - self.probe_started)
             cfg.derive("max_steps", self.step + plan.steps,
                        plan.explain + (f", after the {self.step} steps already done" if self.step else ""))
             cfg.derived[probe.LENGTH_FROM] = "max_minutes"

@@ -83,6 +83,20 @@ def _save_seconds(run: Any) -> float:
         return time.perf_counter() - t0
 
 
+def _render_samples(run: Any) -> None:
+    """The backend's listening samples, rendered and dropped (what an eval costs on top of its losses)."""
+    hook = getattr(run.backend, "samples", None)
+    if hook is None:
+        return
+    for m in run.modules.values():
+        m.eval()
+    with torch.no_grad():
+        for _ in hook(run.modules, 0):
+            pass
+    for m in run.modules.values():
+        m.train()
+
+
 def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]:
     """(seconds per optimizer step, per eval pass, per checkpoint) of the engine's run object ``run``.
 
@@ -108,6 +122,7 @@ def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]
             times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         run._eval_losses()
+        _render_samples(run)  # samples are written at every eval unless samples_every says otherwise
         eval_seconds = time.perf_counter() - t0
         save_seconds = _save_seconds(run)  # with the optimizer state the steps created: a real checkpoint's size
     finally:
@@ -117,10 +132,12 @@ def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]
 
 
 def plan(budget_minutes: float, step_seconds: float, eval_seconds: float, save_seconds: float,
-         listening: bool) -> BudgetPlan:
-    """Steps that fit the budget with ~EVALS_PER_RUN evals and checkpoints inside it."""
+         listening: bool, spent: float = 0.0) -> BudgetPlan:
+    """Steps that fit the budget with ~EVALS_PER_RUN evals and checkpoints inside it.
+
+    ``spent``: seconds of the budget already used (the probe itself: the budget clock starts before it)."""
     per_eval = eval_seconds + save_seconds + (LISTEN_SECONDS if listening else 0.0)
-    overhead = EVALS_PER_RUN * per_eval
+    overhead = EVALS_PER_RUN * per_eval + spent
     usable = budget_minutes * 60 - overhead
     steps = math.floor(usable / step_seconds) if step_seconds > 0 else 0
     if steps < 1:
@@ -129,5 +146,6 @@ def plan(budget_minutes: float, step_seconds: float, eval_seconds: float, save_s
             f"evals/checkpoints {overhead:.0f} s, so not one step fits; give more minutes or --max-steps"
         )
     explain = (f"{budget_minutes:g} min budget: {step_seconds:.2f} s per optimizer step (measured) and "
-               f"{overhead:.0f} s for ~{EVALS_PER_RUN} evals/checkpoints = {steps} steps")
+               f"{overhead - spent:.0f} s for ~{EVALS_PER_RUN} evals/checkpoints"
+               + (f" and {spent:.0f} s of timing" if spent >= 1 else "") + f" = {steps} steps")
     return BudgetPlan(steps, step_seconds, eval_seconds, save_seconds, overhead, explain)

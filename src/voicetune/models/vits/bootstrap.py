@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.nn import functional as F
 
 from voicetune.models.vits.mel import mel_spectrogram, spectrogram
-from voicetune.models.vits.spectral_losses import log_stft_loss
+from voicetune.models.vits.spectral_losses import comb_excess_loss, log_stft_loss, periodicity_loss
 
 CROP = 128  # frames per distillation crop
 SNAPSHOT_EVERY = 50  # steps between saved partial states
@@ -52,12 +54,17 @@ class BootstrapOptions(BaseModel):
     sentences: int | None = Field(None, ge=4, description="distillation sentences (None: all built-in ones)")
     batch: int = Field(8, ge=1)
     lr: float = Field(5e-4, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="cosine: down to a tenth by the last step")
     gain_db: float = Field(0.0, ge=0, description="each crop's spectrogram scaled by a random gain within ±this")
     recon_weight: float = Field(0.0, ge=0, description="weight of the loss on dec(m_q) of a window of each crop")
     recon_frames: int = Field(32, ge=8, description="frames of each crop decoded for that loss")
     recon_resolutions: list[list[float]] = Field(
         default_factory=lambda: [[4096, 300, 1500.0], [1024, 120], [2048, 240]],
         description="(n_fft, hop[, fmax Hz]) of the log-STFT part of that loss")
+    recon_stft_weight: float = Field(1.0, ge=0, description="the log-STFT part of that loss (mel L1 has weight 1)")
+    recon_comb_weight: float = Field(0.0, ge=0, description="that loss also penalises a frame-rate comb above the audio's")
+    recon_periodicity_weight: float = Field(0.0, ge=0, description="that loss also compares the autocorrelation "
+                                            "over the pitch lags (spectral_losses.periodicity_loss)")
 
 
 @dataclass
@@ -172,7 +179,12 @@ def _posterior_loss(model, items, opts: BootstrapOptions, rng) -> torch.Tensor:
         y_hat = model.dec(m_q[:, :, s : s + frames])[:, 0]
         y = audio[:, s * hop : (s + frames) * hop]
         recon = F.l1_loss(_mel(model, y_hat), _mel(model, y))
-        recon = recon + log_stft_loss(y_hat, y, opts.recon_resolutions, model.config.sample_rate)
+        if opts.recon_stft_weight:
+            recon = recon + opts.recon_stft_weight * log_stft_loss(y_hat, y, opts.recon_resolutions, model.config.sample_rate)
+        if opts.recon_periodicity_weight:
+            recon = recon + opts.recon_periodicity_weight * periodicity_loss(y_hat, y)
+        if opts.recon_comb_weight:
+            recon = recon + opts.recon_comb_weight * comb_excess_loss(y_hat, y, hop)
         loss = loss + opts.recon_weight * recon
     return loss
 
@@ -190,7 +202,7 @@ def _sdp_loss(model, it) -> torch.Tensor:
 
 
 def _train(model, params, loss_fn, steps: int, lr: float, deadline: float, stage: str, progress: Progress,
-           start: int = 0, snapshot: Callable[[int], None] | None = None) -> int:
+           start: int = 0, snapshot: Callable[[int], None] | None = None, schedule: str = "constant") -> int:
     """Train only ``params`` (everything else frozen) from step ``start`` to ``steps`` or the deadline."""
     for p in model.parameters():
         p.requires_grad_(False)
@@ -199,6 +211,8 @@ def _train(model, params, loss_fn, steps: int, lr: float, deadline: float, stage
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-9, weight_decay=0.0)
     done = start
     while done < steps:
+        if schedule == "cosine":
+            opt.param_groups[0]["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * done / max(1, steps))))
         loss = loss_fn()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -251,7 +265,7 @@ def bootstrap(model, phonemizer, texts: list[str], options: BootstrapOptions | N
     snap = (lambda step: _save_partial(model, partial, step)) if partial is not None else None
     model.enc_q.train()
     steps = _train(model, list(model.enc_q.parameters()), lambda: _posterior_loss(model, train, opts, rng),
-                   opts.enc_q_steps, opts.lr, enc_deadline, "posterior encoder", note, start, snap)
+                   opts.enc_q_steps, opts.lr, enc_deadline, "posterior encoder", note, start, snap, opts.lr_schedule)
     model.enc_q.eval()
     report = BootstrapReport(len(items), minutes, steps, before, _mel_l1(model, held), 0, None, None, 0.0,
                              resumed_from=start)

@@ -31,7 +31,7 @@ from voicetune.models.vits.losses import (
     kl_loss,
 )
 from voicetune.models.vits.mel import mel_spectrogram
-from voicetune.models.vits.spectral_losses import log_stft_loss
+from voicetune.models.vits.spectral_losses import comb_excess_loss, log_stft_loss, periodicity_loss
 from voicetune.train.backend import FreezeRule, Sample
 
 GROUPS = ("enc_p", "dp", "flow", "enc_q", "dec", "emb_g")
@@ -49,6 +49,8 @@ class VitsTrainOptions(BaseModel):
                               "(enc_p, dp, flow, enc_q, dec, emb_g, or a decoder part: dec.ups, dec.resblocks, ...)")
     lr_mult: dict[str, float] = Field(default_factory=dict, description="group -> LR multiplier, e.g. {dec: 0.1}")
     prior_warmup_steps: int = Field(100, ge=0, description="enc_p/dp/flow frozen for this many steps")
+    freeze_until: dict[str, float] = Field(
+        default_factory=dict, description="group -> frozen until this step (>= 1) or this fraction of the run (< 1)")
     adv_warmup_steps: int = Field(0, ge=0, description="generator ignores the discriminator this many steps")
     # MPD periods 2,3,5 (+ the scale discriminator): 1.92x piper-tts's step vs 1.41x with Piper's
     # 2,3,5,7,11 (bench/train_vits.py, docs/BENCHMARKS.md); the 46.75 M-weight full MPD is half a step.
@@ -63,6 +65,10 @@ class VitsTrainOptions(BaseModel):
     stft_resolutions: list[list[float]] = Field(
         default_factory=lambda: [[4096, 300, 1500.0], [2048, 240], [1024, 120], [512, 50]],
         description="(n_fft, hop[, fmax Hz]) of that loss; a long window below fmax resolves the harmonics")
+    c_comb: float = Field(0.0, ge=0, description="weight of the penalty on a frame-rate comb above the target's "
+                          "(a pulse per decoder frame: the 86 Hz buzz)")
+    c_periodicity: float = Field(0.0, ge=0, description="weight of the autocorrelation (pitch period) loss on the "
+                                 "decoder output (spectral_losses.periodicity_loss)")
     disc_warmup_steps: int = Field(0, ge=0, description="the first steps train only the discriminator")
     segment_size: int = Field(8192, ge=1024, description="audio samples the decoder sees per item")
     samples: int = Field(3, ge=0, description="eval sentences spoken at each eval")
@@ -81,10 +87,11 @@ class VitsBackend:
     eval_texts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     name: str = "vits"
+    _until: dict[str, int] = field(default_factory=dict)  # freeze_until resolved to steps by fit_run_length
 
     def __post_init__(self) -> None:
         bad = [g for g in self.options.lr_mult if g not in GROUPS]
-        bad += [g for g in self.options.freeze if g not in GROUPS and g not in DECODER_PARTS]
+        bad += [g for g in [*self.options.freeze, *self.options.freeze_until] if g not in GROUPS and g not in DECODER_PARTS]
         if bad:
             from voicetune.errors import VoicetuneError
 
@@ -121,6 +128,9 @@ class VitsBackend:
 
     def freeze_rules(self) -> list[FreezeRule]:
         rules = [FreezeRule(f"gen.{g}.") for g in self.options.freeze]
+        for g, until in self.options.freeze_until.items():
+            if g not in self.options.freeze:  # a fraction not yet resolved (run length unknown) is inactive
+                rules.append(FreezeRule(f"gen.{g}.", self._until.get(g, int(until) if until >= 1 else 0)))
         if self.options.prior_warmup_steps:
             until = self.options.disc_warmup_steps + self.options.prior_warmup_steps
             rules += [FreezeRule(f"gen.{g}.", until)
@@ -131,6 +141,10 @@ class VitsBackend:
         """Warm-ups longer than a fifth of the run are shortened to that (a run that is all warm-up
         trains nothing that speaks); returns what changed and why, for config.yaml and the banner."""
         o, out = self.options, {}
+        for g, until in o.freeze_until.items():
+            self._until[g] = min(total_steps, int(until) if until >= 1 else int(until * total_steps))
+            if until < 1:
+                out[f"freeze_until.{g}"] = f"{self._until[g]}: {until:g} of the run's {total_steps} steps"
         cap = max(0, int(total_steps * WARMUP_SHARE))
         for name in ("disc_warmup_steps", "prior_warmup_steps"):
             value = getattr(o, name)
@@ -189,6 +203,14 @@ class VitsBackend:
                 stft = log_stft_loss(y_hat, y, o.stft_resolutions, self.model.config.sample_rate) * o.c_stft
                 total = total + stft
                 logged["stft"] = stft
+            if o.c_periodicity:
+                period = periodicity_loss(y_hat, y) * o.c_periodicity
+                total = total + period
+                logged["periodicity"] = period
+            if o.c_comb:
+                comb = comb_excess_loss(y_hat, y, self.model.config.hop_length) * o.c_comb
+                total = total + comb
+                logged["comb"] = comb
             adv = torch.zeros(()), torch.zeros(())
             if ctx.global_step >= o.adv_warmup_steps:
                 _, fake, fmap_r, fmap_g = disc(y, y_hat)
