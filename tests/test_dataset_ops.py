@@ -7,7 +7,6 @@ import shutil
 import pytest
 
 from voicetune.data.build import PrepareOptions, prepare
-from voicetune.data.clean import clean_text
 from voicetune.data.dataset import load_dataset
 from voicetune.data.manage import merge, resplit, validate
 from voicetune.data.srt import read_subtitles
@@ -47,17 +46,10 @@ def test_subtitle_encoding(tmp_path, joe_variants):
     write_srt(sub, tl, encoding="cp1252")
     with pytest.raises(VoicetuneError, match="not UTF-8.*--srt-encoding"):
         read_subtitles(sub)
-    assert read_subtitles(sub, "cp1252")[0].text == "café crème"
+    assert read_subtitles(sub, "cp1252").cues[0].text == "café crème"
     vtt = tmp_path / "a.vtt"
     vtt.write_text("WEBVTT\n\n00:01.000 --> 00:02.500\n<v Joe>Hello there</v>\n")
-    assert read_subtitles(vtt)[0].start == 1.0 and read_subtitles(vtt)[0].text == "Hello there"
-
-
-def test_clean_text():
-    assert clean_text("  From  platform 7 at 10:30 , ok ") == "From platform seven at ten thirty, ok"
-    assert clean_text("In 1999 it cost $5 and 12%.") == "In nineteen ninety-nine it cost five dollars and twelve percent."
-    assert clean_text("the 3rd “time”") == 'the third "time"'
-    assert clean_text("Tengo 3 gatos", "es") == "Tengo tres gatos"
+    assert read_subtitles(vtt).cues[0].start == 1.0 and read_subtitles(vtt).cues[0].text == "Hello there"
 
 
 def test_merge_and_split(tmp_path, joe_dataset):
@@ -75,7 +67,7 @@ def test_merge_and_split(tmp_path, joe_dataset):
     ds = resplit(out, eval_fraction=0.2, seed=99)
     assert {c.id: c.split for c in ds.clips} != before
     assert len(ds.eval) == len(merged.eval)
-    with pytest.raises(VoicetuneError, match="already exists"):
+    with pytest.raises(VoicetuneError, match="already holds a voicetune dataset; pass --overwrite"):
         merge([a, b], out)
 
 

@@ -8,6 +8,16 @@ import numpy as np
 
 from voicetune.audio import loudness_lufs
 
+# Above this the noise floor is at the level of digital silence (synthesized or gated audio): the
+# ratio is not measurable, so it is stored as the cap and shown as ">= 80".
+SNR_CAP_DB = 80.0
+
+
+def format_snr(snr_db: float | None) -> str:
+    if snr_db is None:
+        return "-"
+    return f"≥ {SNR_CAP_DB:g}" if snr_db >= SNR_CAP_DB else f"{snr_db:.1f}"
+
 
 @dataclass(frozen=True)
 class QualityLimits:
@@ -51,7 +61,7 @@ def clip_stats(x: np.ndarray, sr: int, floor: float | None) -> ClipStats:
     snr = 10 * np.log10((speech_power + 1e-12) / (noise + 1e-12))
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     clipping = float(np.mean(np.abs(x) >= 0.999)) if x.size else 0.0
-    return ClipStats(float(min(snr, 80.0)), loudness_lufs(x, sr), peak, clipping)
+    return ClipStats(float(min(snr, SNR_CAP_DB)), loudness_lufs(x, sr), peak, clipping)
 
 
 def quality_problem(stats: ClipStats, limits: QualityLimits) -> str | None:
