@@ -15,21 +15,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory):
-    """A tiny random VITS exported as a Piper voice with Joe's phoneme map: an ONNX-only base."""
-    import torch
-
-    from test_vits_finetune import tiny_config
-    from voicetune.models.vits.export import export_piper
-    from voicetune.models.vits.model import VitsModel
-    from voicetune.models.vits.voice import VoiceConfig
-    from voicetune.sample_data import joe_voice_path
-
-    torch.manual_seed(1)
-    voice_json = joe_voice_path().with_suffix(".onnx.json")
-    voice = VoiceConfig.from_piper_dict(json.loads(voice_json.read_text()), source=str(voice_json))
-    onnx, _ = export_piper(VitsModel(tiny_config()).eval(), voice, tmp_path_factory.mktemp("base") / "tiny.onnx")
-    return onnx
+def tiny_base(tiny_voice):
+    """A tiny random VITS exported as a Piper voice (conftest.tiny_voice): an ONNX-only base."""
+    return tiny_voice
 
 
 def invoke(*args):
