@@ -20,6 +20,12 @@ class Recording:
     sample_rate: int
     audio: np.ndarray
     timeline: list  # [Spoken(start, end, text)]
+    sha256: str = ""  # of the file's bytes when the fixture wrote it, before anything read it
+
+    def __post_init__(self) -> None:
+        import hashlib
+
+        self.sha256 = self.sha256 or hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     @property
     def text(self) -> str:

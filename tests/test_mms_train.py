@@ -101,6 +101,11 @@ def test_export_hf_loads_in_pipeline_and_matches(json_run, tmp_path):
     invoke("say", text, "--voice", run, "-o", tmp_path / "say.wav")
     said, sr = sf.read(tmp_path / "say.wav")
     assert sr == 8000 and abs(len(said) - len(ours)) < 0.05 * len(ours) + 400 and np.isfinite(said).all()
+    # evaluation (`voicetune evaluate`, --select-by) hears a checkpoint through the same loader
+    from voicetune.evaluate.targets import synthesizer_for
+
+    heard, rate = synthesizer_for(run / "checkpoints" / "step-000002")(text)
+    assert rate == 8000 and abs(len(heard) - len(ours)) < 0.05 * len(ours) + 400
     # a Spanish vocab (á = a + U+0301 under NFD) cannot be written for piper-tts: refused clearly
     res = CliRunner().invoke(app, ["export", str(run), "--format", "piper", "-o", str(tmp_path / "p")])
     assert res.exit_code != 0 and "NFD" in str(res.exception) and "--format hf" in str(res.exception)

@@ -87,7 +87,7 @@ def _load_soundfile(path: Path, sample_rate: int) -> tuple[np.ndarray, int, str 
     with _quiet_c_stderr(), sf.SoundFile(str(path)) as f:
         sr_in = f.samplerate
         stream = None if sr_in == sample_rate else soxr.ResampleStream(sr_in, sample_rate, 1, dtype="float32")
-        parts: list[np.ndarray] = []
+        parts = _Buffer(int(max(f.frames, 0) * sample_rate / sr_in) + 65536)
         problem = None
         done = 0
         block_size = _BLOCK
@@ -112,7 +112,26 @@ def _load_soundfile(path: Path, sample_rate: int) -> tuple[np.ndarray, int, str 
             parts.append(mono if stream is None else stream.resample_chunk(mono, last=last))
             if last:
                 break
-    return np.concatenate(parts).astype(np.float32, copy=False), sr_in, problem
+    return parts.array(), sr_in, problem
+
+
+class _Buffer:
+    """Decoded blocks written into one array sized from the header (a list of blocks joined at the
+    end would hold a multi-hour source twice at that moment)."""
+
+    def __init__(self, size: int) -> None:
+        self.data = np.empty(size, dtype=np.float32)
+        self.n = 0
+
+    def append(self, x: np.ndarray) -> None:
+        if self.n + len(x) > len(self.data):  # the header under-stated the length (MP3 estimates)
+            self.data = np.resize(self.data, max(2 * len(self.data), self.n + len(x)))
+        self.data[self.n : self.n + len(x)] = x
+        self.n += len(x)
+
+    def array(self) -> np.ndarray:
+        view = self.data[: self.n]
+        return view.copy() if self.n < 0.9 * len(self.data) else view  # do not keep an over-sized buffer
 
 
 def _load_ffmpeg(path: Path, sample_rate: int) -> np.ndarray:

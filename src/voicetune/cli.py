@@ -52,12 +52,17 @@ for module_name, attr, verb in _GROUPS:
 _ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised where the process is, so every `finally` (temp folders) runs, as for Ctrl+C."""
+class Stopped(BaseException):
+    """Ctrl+C or SIGTERM, raised where the process is, so every `finally` (temp folders) runs. Not a
+    KeyboardInterrupt: click would turn that into "Aborted!" and exit code 1."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
-def _terminate(signum, frame) -> None:
-    raise Terminated
+def _stop(signum, frame) -> None:
+    raise Stopped(signum)
 
 
 def _fail(message: str) -> None:
@@ -71,7 +76,8 @@ def _fail(message: str) -> None:
 def main() -> None:
     """Entry point: user errors become one red line and exit code 2, never a traceback.
     Ctrl+C exits 130 and SIGTERM 143, after cleaning up like any error."""
-    signal.signal(signal.SIGTERM, _terminate)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
     try:
         app()
     except VoicetuneError as exc:
@@ -82,5 +88,5 @@ def main() -> None:
         _fail(f"{exc.filename or 'a file'}: {exc.strerror}; check the permissions and free space there")
     except KeyboardInterrupt:
         sys.exit(130)
-    except Terminated:
-        sys.exit(143)
+    except Stopped as stop:
+        sys.exit(stop.code)

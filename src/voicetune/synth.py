@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 SHORTCUTS = ("joe",)
 # `say --lines` writes numbered wavs and this marker; a folder holding anything else is not replaced
-SAY_LINES = FolderKind("folder of `voicetune say --lines` wavs", ("voicetune-lines.json",),
+SAY_LINES = FolderKind("voicetune `say --lines` folder", ("voicetune-lines.json",),
                        "choose a new or empty folder for -o")
 _FADE_S = 0.005
 _TOKEN_BUCKET = 16
@@ -246,6 +246,16 @@ def synthesize_sentences(
     return out
 
 
+def require_words(text: str) -> None:
+    """Text to speak must hold a letter or digit. espeak-ng would read emoji and symbols by their
+    names ("😀" -> "grinning face"), which text of emoji alone almost never means."""
+    if not text or not text.strip():
+        raise VoiceError("nothing to say: the text is empty")
+    if not any(ch.isalnum() for ch in text):
+        raise VoiceError(f"nothing to say: {text[:40]!r} has no letters or digits (emoji and symbols alone are not "
+                         "spoken); give words to say")
+
+
 def join_sentences(parts: list[np.ndarray], sample_rate: int, silence: float = 0.2) -> np.ndarray:
     if not parts:
         return np.zeros(0, dtype=np.float32)
@@ -279,10 +289,9 @@ def say(
     Scales left as None take the voice's own defaults (its .onnx.json ``inference`` block).
     ``seed`` makes the stochastic parts (noise_scale, noise_w) repeatable.
     """
+    require_words(text)
     if not isinstance(voice, Voice):
         voice = load_voice(voice, device=device)
-    if not text or not text.strip():
-        raise VoiceError("nothing to say: the text is empty")
     kwargs = dict(speaker=speaker, length_scale=length_scale, noise_scale=noise_scale, noise_w=noise_w, normalize=normalize, clean=clean)
     if seed is not None and voice.model is not None:
         import torch

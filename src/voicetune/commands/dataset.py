@@ -35,7 +35,7 @@ def validate(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> Non
 
     problems = run_validate(dataset)
     for p in problems:
-        console.print(f"[red]✗[/] {p}", highlight=False)
+        console.print(f"[red]✗[/] {p}", highlight=False, soft_wrap=True)  # one problem, one line
     if problems:
         console.print(f"{len(problems)} problem(s) in {dataset}")
         raise typer.Exit(1)

@@ -94,6 +94,9 @@ def collect_inputs(inputs: Iterable[str | os.PathLike], output: Path | None = No
         if not p.exists():
             raise VoicetuneError(f"{p}: no such file or folder; check the path")
         if p.is_dir():
+            if (p / META_JSON).exists():
+                raise VoicetuneError(f"{p}: a voicetune dataset, not recordings; combine datasets with "
+                                     "`voicetune dataset merge`")
             if not os.access(p, os.R_OK | os.X_OK):
                 raise VoicetuneError(f"{p}: folder is not readable (permission denied); fix its permissions")
             files = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())

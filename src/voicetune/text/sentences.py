@@ -76,3 +76,4 @@ def wrap_long(text: str, max_chars: int = 300) -> list[str]:
         if s:
             pieces.append(s)
     return pieces
+
