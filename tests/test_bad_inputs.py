@@ -484,7 +484,10 @@ def test_deleting_a_csv_row_is_a_valid_edit(tmp_path, joe_dataset):
 # --------------------------------------------------------------------------- bases, runs, export, say
 
 def test_bad_bases(tmp_path, joe_dataset):
+    from voicetune.sample_data import joe_voice_path
+
     (tmp_path / "junk.onnx").write_bytes(np.random.default_rng(1).bytes(5000))
+    shutil.copy(joe_voice_path().with_suffix(".onnx.json"), tmp_path / "junk.onnx.json")  # a config, no model
     (tmp_path / "empty").mkdir()
     cases = [(tmp_path / "nope.onnx", "nope.onnx: not found"), (tmp_path / "junk.onnx", "junk.onnx: not an ONNX model"),
              (tmp_path / "empty", "empty: a folder without a .onnx voice or vits.json")]

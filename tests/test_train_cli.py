@@ -190,3 +190,34 @@ def test_flags_a_backend_does_not_use_are_refused(tmp_path, tiny_base, joe_datas
     with pytest.raises(Exception, match="--select-by, --freeze, --bootstrap-steps: not used by the xtts backend, "
                                         "which takes --preset"):
         check_flags("xtts", {"--select-by": "wer", "--freeze": ["dec"], "--bootstrap-steps": 20, "--preset": None})
+
+
+def test_speakers_of_a_dataset_meet_the_base(joe_dataset):
+    """Several dataset speakers on a single-speaker base are refused (not merged into one voice);
+    --speaker keeps one; a multi-speaker base maps them by name or id."""
+    from types import SimpleNamespace
+
+    from voicetune.data.dataset import load_dataset
+    from voicetune.errors import VoicetuneError
+    from voicetune.models.vits.run import plan_speakers
+
+    def two_speakers():
+        ds = load_dataset(joe_dataset)
+        for i, c in enumerate(ds.clips):
+            c.speaker = "anna" if i % 2 else "bob"
+        return ds
+
+    quiet = lambda *a: None  # noqa: E731
+    with pytest.raises(VoicetuneError, match=r"has 2 speakers \(anna, bob\) but --base joe is a single-speaker "
+                                              r"voice.*--speaker NAME"):
+        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 1, None, joe_dataset, "joe", quiet)
+    ds = two_speakers()
+    n_anna = sum(c.speaker == "anna" for c in ds.clips)
+    assert plan_speakers(ds, SimpleNamespace(speaker_id_map={}), 1, "anna", joe_dataset, "joe", quiet) == {"anna": 0}
+    assert len(ds.clips) == n_anna and {c.speaker for c in ds.clips} == {"anna"}
+    with pytest.raises(VoicetuneError, match="--speaker carol: no clip of that speaker"):
+        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 1, "carol", joe_dataset, "joe", quiet)
+    multi = SimpleNamespace(speaker_id_map={"anna": 2, "bob": 0})
+    assert plan_speakers(two_speakers(), multi, 3, None, joe_dataset, "vctk", quiet) == {"anna": 2, "bob": 0}
+    with pytest.raises(VoicetuneError, match="speakers anna, bob are not speakers of --base vctk"):
+        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 3, None, joe_dataset, "vctk", quiet)

@@ -41,7 +41,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return np.ascontiguousarray(x, dtype=np.float32)
-    return soxr.resample(np.asarray(x, dtype=np.float32), sr_in, sr_out, quality="HQ").astype(np.float32)
+    return soxr.resample(np.asarray(x, dtype=np.float32), sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
 
 
 def _check_file(path: Path) -> None:

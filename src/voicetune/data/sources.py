@@ -103,7 +103,7 @@ class SourceBuilder:
             return duration
         if subs is not None:
             cues, problems = place_cues(subs, duration, self.seg.max_seconds - 2 * self.seg.pad)
-            for problem in problems:
+            for problem in sorted(subs.problems + problems, key=lambda p: p.number):
                 self._quarantine_cue(subs.path, problem, f"{clip_base}-cue{problem.number:04d}", audio, result)
             units = [segment.Unit(c.start, c.end, text=c.text) for c in cues]
             if not units:

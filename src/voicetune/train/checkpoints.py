@@ -372,7 +372,7 @@ def best_checkpoint(run_dir: str | Path) -> Path | None:
     return target if (target / "trainer.json").exists() else None
 
 
-# what marks a folder as a run: the backend's run file, or the engine's own config and checkpoints
+# what marks a folder as a run: the backend's run file, the engine's config, or its checkpoints
 RUN_FILES = ("vits.json", "xtts.json", "config.yaml")
 
 
@@ -381,10 +381,10 @@ def list_checkpoints(run_dir: str | Path) -> list[dict[str, Any]]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise VoicetuneError(f"{run_dir}: no such run folder; give the -o folder of `voicetune train`")
-    if not any((run_dir / f).is_file() for f in RUN_FILES):
+    if not any((run_dir / f).is_file() for f in RUN_FILES) and not (run_dir / "checkpoints").is_dir():
         what = " (it is a dataset folder)" if (run_dir / "dataset.json").exists() else ""
-        raise VoicetuneError(f"{run_dir}: not a run folder{what}: no {', '.join(RUN_FILES)}; give the -o folder of "
-                             "`voicetune train`")
+        raise VoicetuneError(f"{run_dir}: not a run folder{what}: no {', '.join(RUN_FILES)} or checkpoints/; give "
+                             "the -o folder of `voicetune train`")
     best = best_checkpoint(run_dir)
     extra = eval_rows(run_dir)
     rows = []

@@ -46,10 +46,11 @@ def freeze_list(start: list[str], freeze: list[str] | None, train: list[str] | N
     """The groups frozen all run: ``start`` (the config's vits.freeze, else the default), plus each
     ``--freeze`` group, minus each ``--train`` group; ``--freeze none`` starts from nothing."""
     freeze, train = list(freeze or []), list(train or [])
-    unknown = [g for g in freeze + train if g not in GROUPS and g != "none"]
-    if unknown:
-        raise VoicetuneError(f"--freeze/--train {' '.join(unknown)}: unknown group; choose from {', '.join(GROUPS)} "
-                             "(or --freeze none)")
+    for given, what in ((start, origin), (freeze + train, "--freeze/--train")):
+        unknown = [g for g in given if g not in GROUPS and g != "none"]
+        if unknown:  # checked here, before minutes of bootstrap, not when the backend is built
+            raise VoicetuneError(f"{what}: {' '.join(unknown)}: unknown group; choose from {', '.join(GROUPS)} "
+                                 "(or --freeze none)")
     if "none" in train:
         raise VoicetuneError("--train none: name the groups to train, e.g. --train dec (--freeze none trains all)")
     out = [] if "none" in freeze else list(start)
