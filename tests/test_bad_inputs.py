@@ -629,6 +629,26 @@ def test_bad_limits():
         PrepareOptions(min_seconds=5, max_seconds=4)
 
 
+def test_crafted_best_json_cannot_point_outside_the_run(tmp_path):
+    run = tmp_path / "run"
+    ckpt = run / "checkpoints" / "step-000001"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer.json").write_text(json.dumps({"format_version": 1, "step": 1, "epoch": 0}))
+    (run / "config.yaml").write_text("max_steps: 1\n")
+    (run / "best.json").write_text(json.dumps({"path": "../../../etc", "metric": "eval/loss", "value": 1.0,
+                                               "mode": "min", "step": 1}))
+    refused(vt("runs", run), "best.json: path '../../../etc' points outside")
+
+
+def test_undecodable_mp3_prints_no_decoder_chatter(tmp_path, corpus):
+    """A real process: libmpg123's own "Note: Illegal Audio-MPEG-Header" lines stay off the terminal."""
+    proc = subprocess.run([sys.executable, "-m", "voicetune", "prepare", corpus["files"]["random.mp3"], "-o",
+                           tmp_path / "ds", "-q"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode == 2 and "Note:" not in proc.stderr and "MPEG" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"error: no usable clips in the input (random.mp3: {UNDECODABLE})"]
+
+
 def test_a_real_process_prints_one_line(tmp_path):
     """The console script itself (not the in-process entry point): one line, exit 2."""
     proc = subprocess.run([sys.executable, "-m", "voicetune", "runs", tmp_path / "nope"], capture_output=True, text=True,

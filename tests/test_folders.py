@@ -152,3 +152,11 @@ def test_paths_read_from_files_stay_inside(tmp_path):
     (tmp_path / "link").symlink_to("/etc")
     with pytest.raises(VoicetuneError, match="resolves outside"):
         contained(tmp_path, "link", "best.json")
+
+
+def test_run_files_cannot_name_files_outside_the_run(tmp_path):
+    from voicetune.models.xtts.run import run_vocab
+
+    assert run_vocab(tmp_path, {"vocab": "vocab.json", "base": "/b"}) == tmp_path / "vocab.json"
+    with pytest.raises(VoicetuneError, match="xtts.json: path '../vocab.json' points outside"):
+        run_vocab(tmp_path, {"vocab": "../vocab.json", "base": "/b"})

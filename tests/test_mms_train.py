@@ -120,6 +120,15 @@ def test_unknown_characters_stop_training_before_it_starts(tmp_path, base):
     assert res.exit_code != 0 and "1 clip(s) use characters the model's vocabulary lacks" in msg
     assert "'9' U+0039 in 1 clip(s)" in msg and "--skip-unknown-chars" in msg
     assert not (tmp_path / "r" / "checkpoints").exists()
+    # --skip-unknown-chars: the clip is left out by id, with its reason, in the log and the run file
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("vits:\n  disc_periods: [2]\n  segment_size: 1024\n  samples: 1\n")
+    out = invoke("train", "--dataset", ds, "--base", base, "-o", tmp_path / "r2", "--max-steps", 1, "--config", cfg,
+                 "--skip-unknown-chars", "--quiet")
+    reason = "characters outside the model's vocabulary (--skip-unknown-chars): 1 9"
+    assert f"left out clip clip-000: {reason}" in " ".join(out.split())
+    info = json.loads((tmp_path / "r2" / "vits.json").read_text())
+    assert {"clip_id": "clip-000", "reason": reason} in info["skipped_clips"]
 
 
 def test_new_speaker_table_keeps_the_base_voice_at_step_zero(base):

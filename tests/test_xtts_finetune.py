@@ -142,6 +142,10 @@ def test_cli_train_resume_export_load_in_coqui_and_say(tmp_path, tiny_base, xtts
     assert sr == 24000 and len(audio) == len(ref) > 2000
     n = len(ref) - 120  # the 5 ms fades at the edges aside
     assert np.corrcoef(audio[120:n], ref[120:n])[0, 1] > 0.99
+    # Piper-only flags are refused for an XTTS voice, before it speaks
+    res = CliRunner().invoke(app, ["say", "Hi.", "--voice", str(voice), "--length-scale", "1.2", "-o", str(wav)])
+    assert "--length-scale: not used by an XTTS voice, which takes --speaker-wav, --language, --seed" in \
+        str(res.exception)
 
 
 def test_vocab_extension_new_language_loads_and_trains(tmp_path, tiny_base, xtts_dataset):  # noqa: F811
