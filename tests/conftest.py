@@ -20,6 +20,12 @@ class Recording:
     sample_rate: int
     audio: np.ndarray
     timeline: list  # [Spoken(start, end, text)]
+    sha256: str = ""  # of the file's bytes when the fixture wrote it, before anything read it
+
+    def __post_init__(self) -> None:
+        import hashlib
+
+        self.sha256 = self.sha256 or hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     @property
     def text(self) -> str:
@@ -91,3 +97,24 @@ def joe_dataset(tmp_path_factory, joe_recording) -> Path:
     out = tmp_path_factory.mktemp("datasets") / "joe"
     prepare([joe_recording.path], out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_voice(tmp_path_factory) -> Path:
+    """A tiny random VITS exported as a Piper voice with Joe's phoneme map: an ONNX-only base that
+    trains and speaks in seconds (what it says is noise; tests compare it with itself or piper-tts)."""
+    import json
+
+    import torch
+
+    from test_vits_finetune import tiny_config
+    from voicetune.models.vits.export import export_piper
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.models.vits.voice import VoiceConfig
+    from voicetune.sample_data import joe_voice_path
+
+    torch.manual_seed(1)
+    voice_json = joe_voice_path().with_suffix(".onnx.json")
+    voice = VoiceConfig.from_piper_dict(json.loads(voice_json.read_text()), source=str(voice_json))
+    onnx, _ = export_piper(VitsModel(tiny_config()).eval(), voice, tmp_path_factory.mktemp("tiny-voice") / "tiny.onnx")
+    return onnx

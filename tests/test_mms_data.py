@@ -40,6 +40,13 @@ def test_import_hf_dataset_from_disk(hf_disk_dataset, tmp_path):
 
     x, sr = sf.read(out / "wavs" / f"{ds.clips[0].id}.wav")
     assert sr == 16000 and abs(len(x) / sr - ds.clips[0].duration) < 0.01 and np.abs(x).max() > 0.05
+    # the folder is now a dataset of ours: importing into it again takes --overwrite
+    args = ["dataset", "import-hf", str(hf_disk_dataset), "--text-column", "sentence", "-o", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code != 0 and "already holds a voicetune dataset; pass --overwrite" in str(res.exception)
+    assert sorted({c.speaker for c in load_dataset(out).clips}) == ["7", "9"]
+    res = CliRunner().invoke(app, [*args, "--overwrite"], catch_exceptions=False)
+    assert res.exit_code == 0 and {c.speaker for c in load_dataset(out).clips} == {"speaker"}
 
 
 def test_import_hf_dataset_errors(hf_disk_dataset, tmp_path):

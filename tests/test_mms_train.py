@@ -101,6 +101,11 @@ def test_export_hf_loads_in_pipeline_and_matches(json_run, tmp_path):
     invoke("say", text, "--voice", run, "-o", tmp_path / "say.wav")
     said, sr = sf.read(tmp_path / "say.wav")
     assert sr == 8000 and abs(len(said) - len(ours)) < 0.05 * len(ours) + 400 and np.isfinite(said).all()
+    # evaluation (`voicetune evaluate`, --select-by) hears a checkpoint through the same loader
+    from voicetune.evaluate.targets import synthesizer_for
+
+    heard, rate = synthesizer_for(run / "checkpoints" / "step-000002")(text)
+    assert rate == 8000 and abs(len(heard) - len(ours)) < 0.05 * len(ours) + 400
     # a Spanish vocab (á = a + U+0301 under NFD) cannot be written for piper-tts: refused clearly
     res = CliRunner().invoke(app, ["export", str(run), "--format", "piper", "-o", str(tmp_path / "p")])
     assert res.exit_code != 0 and "NFD" in str(res.exception) and "--format hf" in str(res.exception)
@@ -115,6 +120,15 @@ def test_unknown_characters_stop_training_before_it_starts(tmp_path, base):
     assert res.exit_code != 0 and "1 clip(s) use characters the model's vocabulary lacks" in msg
     assert "'9' U+0039 in 1 clip(s)" in msg and "--skip-unknown-chars" in msg
     assert not (tmp_path / "r" / "checkpoints").exists()
+    # --skip-unknown-chars: the clip is left out by id, with its reason, in the log and the run file
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("vits:\n  disc_periods: [2]\n  segment_size: 1024\n  samples: 1\n")
+    out = invoke("train", "--dataset", ds, "--base", base, "-o", tmp_path / "r2", "--max-steps", 1, "--config", cfg,
+                 "--skip-unknown-chars", "--quiet")
+    reason = "characters outside the model's vocabulary (--skip-unknown-chars): 1 9"
+    assert f"left out clip clip-000: {reason}" in " ".join(out.split())
+    info = json.loads((tmp_path / "r2" / "vits.json").read_text())
+    assert {"clip_id": "clip-000", "reason": reason} in info["skipped_clips"]
 
 
 def test_new_speaker_table_keeps_the_base_voice_at_step_zero(base):

@@ -15,21 +15,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory):
-    """A tiny random VITS exported as a Piper voice with Joe's phoneme map: an ONNX-only base."""
-    import torch
+def tiny_base(tiny_voice):
+    """A tiny random VITS exported as a Piper voice (conftest.tiny_voice): an ONNX-only base."""
+    return tiny_voice
 
-    from test_vits_finetune import tiny_config
-    from voicetune.models.vits.export import export_piper
-    from voicetune.models.vits.model import VitsModel
-    from voicetune.models.vits.voice import VoiceConfig
-    from voicetune.sample_data import joe_voice_path
 
-    torch.manual_seed(1)
-    voice_json = joe_voice_path().with_suffix(".onnx.json")
-    voice = VoiceConfig.from_piper_dict(json.loads(voice_json.read_text()), source=str(voice_json))
-    onnx, _ = export_piper(VitsModel(tiny_config()).eval(), voice, tmp_path_factory.mktemp("base") / "tiny.onnx")
-    return onnx
+def table_steps(out: str) -> list[int]:
+    """The step column of a `voicetune runs` table."""
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") > 2]
+    return sorted(int(r) for r in rows if r.isdigit())
 
 
 def invoke(*args):
@@ -47,9 +41,10 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     invoke("train", "--dataset", joe_dataset, "--base", tiny_base, "-o", run, "--config", cfg, "--max-steps", 4,
            "--eval-every", 2, "--batch-size", 4, "--bootstrap-steps", 20, "--select-by", "wer", "--quiet")
     info = json.loads((run / "vits.json").read_text())
-    # a random tiny decoder barely reacts to its input, so its mel-L1 hardly moves; the duration
-    # half must learn (Joe's real figures: bench/bootstrap.py and the slow Joe test)
-    assert info["bootstrap"]["mel_l1_after"] <= info["bootstrap"]["mel_l1_before"] + 1e-3
+    # a random tiny decoder barely reacts to its input, so its mel-L1 moves little (0.068 -> 0.065
+    # here), but without learning it would not move at all: the held-out set and the decoder are
+    # fixed. The duration half must learn too (Joe's real figures: bench/bootstrap.py, the slow test)
+    assert info["bootstrap"]["mel_l1_after"] < 0.99 * info["bootstrap"]["mel_l1_before"]
     assert info["bootstrap"]["dur_nll_after"] < info["bootstrap"]["dur_nll_before"]
     assert info["import"]["absent"]["enc_q"] > 0
     # no vits.freeze given and a fresh discriminator: the decoder stays frozen (it would buzz at 86 Hz)
@@ -70,7 +65,8 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     assert steps == [1, 2, 3, 4, 5, 6]
 
     out = invoke("runs", run)
-    assert "step-000006" in out or "6" in out
+    kept = sorted(int(p.name.split("-")[1]) for p in (run / "checkpoints").iterdir())
+    assert 6 in kept and table_steps(out) == kept
 
     voice = tmp_path / "voice"
     invoke("export", run, "-o", voice, "--name", "tiny")
@@ -83,10 +79,25 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     assert "data:image/png;base64," in report and "Evaluation by listening" in report and "Diagnosis" in report
     assert len(list((voice / "samples").rglob("*.wav"))) == 6
 
+    # export again: the voice folder is ours, so it is replaced only with --overwrite
+    res = CliRunner().invoke(app, ["export", str(run), "-o", str(voice), "--name", "tiny", "--no-samples"])
+    assert res.exit_code != 0 and "pass --overwrite" in str(res.exception)
+    invoke("export", run, "-o", voice, "--name", "tiny2", "--no-samples", "--overwrite")
+    assert sorted(p.name for p in voice.iterdir()) == ["MODEL_CARD.md", "report.html", "tiny2.onnx",
+                                                       "tiny2.onnx.json", "voicetune-voice.json"]
+
+    # what `say` writes is what piper-tts itself makes of the exported voice (noise off)
+    from piper import PiperVoice, SynthesisConfig
+
     wav = tmp_path / "hello.wav"
-    invoke("say", "Hello there.", "--voice", voice / "tiny.onnx", "-o", wav)
+    invoke("say", "Hello there.", "--voice", voice / "tiny2.onnx", "-o", wav, "--noise-scale", 0, "--noise-w", 0)
     audio, sr = sf.read(wav)
-    assert sr == 22050 and len(audio) > 2000 and np.isfinite(audio).all()
+    piper = PiperVoice.load(str(voice / "tiny2.onnx"))
+    ref = np.concatenate([c.audio_float_array for c in piper.synthesize(
+        "Hello there.", syn_config=SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))])
+    assert sr == 22050 and abs(len(audio) - len(ref)) <= 256
+    n = min(len(audio), len(ref)) - 200  # the 5 ms fades at the edges aside
+    assert np.corrcoef(audio[110:n], ref[110:n])[0, 1] > 0.99
 
 
 def test_train_refuses_bad_input(tmp_path, monkeypatch, tiny_base, joe_dataset):
@@ -129,5 +140,84 @@ def test_joe_finetune_runs_resumes_early_stops_exports(tmp_path, monkeypatch, jo
     voice = tmp_path / "voice"
     invoke("export", run, "-o", voice, "--name", "joe-tuned", "--no-samples")
     piper = PiperVoice.load(str(voice / "joe-tuned.onnx"))
-    audio = np.concatenate([c.audio_float_array for c in piper.synthesize("Hello there.")])
-    assert len(audio) > 10000 and np.isfinite(audio).all()
+    text = "The old lighthouse keeper climbed the stairs every evening."
+    audio = np.concatenate([c.audio_float_array for c in piper.synthesize(text)])
+    from voicetune.audio import resample
+    from voicetune.data.transcribe import load_asr, transcribe_clip
+    from voicetune.metrics import wer
+
+    heard, _ = transcribe_clip(load_asr(None)[0], resample(audio, piper.config.sample_rate, 16000), language="en",
+                               beam_size=5)
+    assert wer(text, heard) <= 0.2, heard  # the fine-tuned voice still says the words
+
+
+def test_freeze_adds_train_removes_none_clears():
+    from voicetune.errors import VoicetuneError
+    from voicetune.models.vits.training import DEFAULT_FREEZE, vits_options
+
+    quiet = lambda *a: None  # noqa: E731
+    assert vits_options({}, None, "cli", True, quiet).freeze == DEFAULT_FREEZE
+    assert vits_options({}, ["flow"], "cli", True, quiet).freeze == [*DEFAULT_FREEZE, "flow"]
+    assert vits_options({}, None, "cli", True, quiet, train=["dec"]).freeze == [g for g in DEFAULT_FREEZE if g != "dec"]
+    assert vits_options({}, ["none"], "cli", True, quiet).freeze == []
+    assert vits_options({}, ["none", "dec"], "cli", True, quiet).freeze == ["dec"]
+    # a config's vits.freeze is the starting list; the flags change it the same way
+    assert vits_options({"vits": {"freeze": ["flow"]}}, ["dp"], "cfg.yaml", True, quiet, train=["flow"]).freeze == ["dp"]
+    assert vits_options({}, None, "cli", False, quiet).freeze == []  # a .ckpt base: nothing frozen by default
+    with pytest.raises(VoicetuneError, match="--train flow: flow is not frozen"):
+        vits_options({}, None, "cli", True, quiet, train=["flow"])
+    with pytest.raises(VoicetuneError, match="unknown group; choose from enc_p"):
+        vits_options({}, ["decoder"], "cli", True, quiet)
+
+
+def test_flags_a_backend_does_not_use_are_refused(tmp_path, tiny_base, joe_dataset):
+    def refused(*args):
+        res = CliRunner().invoke(app, [str(a) for a in args])
+        assert res.exit_code != 0 and not (tmp_path / "r").exists()
+        return str(res.exception)
+
+    msg = refused("train", "-d", joe_dataset, "-b", tiny_base, "-o", tmp_path / "r", "--preset", "small-data")
+    assert msg.startswith("--preset: not used by the vits backend, which takes --freeze, --train, --bootstrap-steps")
+    msg = refused("train", "-d", joe_dataset, "-b", tiny_base, "-o", tmp_path / "r", "--skip-unknown-chars")
+    assert msg.startswith("--skip-unknown-chars: not used by the vits backend")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "vits.json").write_text(json.dumps({"format_version": 1, "dataset": str(joe_dataset), "options": {}}))
+    msg = refused("train", "--resume", run, "--freeze", "dec")
+    assert msg.startswith("--freeze: fixed when the run started")
+    from voicetune.train.flags import check_flags
+
+    with pytest.raises(Exception, match="--select-by, --freeze, --bootstrap-steps: not used by the xtts backend, "
+                                        "which takes --preset"):
+        check_flags("xtts", {"--select-by": "wer", "--freeze": ["dec"], "--bootstrap-steps": 20, "--preset": None})
+
+
+def test_speakers_of_a_dataset_meet_the_base(joe_dataset):
+    """Several dataset speakers on a single-speaker base are refused (not merged into one voice);
+    --speaker keeps one; a multi-speaker base maps them by name or id."""
+    from types import SimpleNamespace
+
+    from voicetune.data.dataset import load_dataset
+    from voicetune.errors import VoicetuneError
+    from voicetune.models.vits.run import plan_speakers
+
+    def two_speakers():
+        ds = load_dataset(joe_dataset)
+        for i, c in enumerate(ds.clips):
+            c.speaker = "anna" if i % 2 else "bob"
+        return ds
+
+    quiet = lambda *a: None  # noqa: E731
+    with pytest.raises(VoicetuneError, match=r"has 2 speakers \(anna, bob\) but --base joe is a single-speaker "
+                                              r"voice.*--speaker NAME"):
+        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 1, None, joe_dataset, "joe", quiet)
+    ds = two_speakers()
+    n_anna = sum(c.speaker == "anna" for c in ds.clips)
+    assert plan_speakers(ds, SimpleNamespace(speaker_id_map={}), 1, "anna", joe_dataset, "joe", quiet) == {"anna": 0}
+    assert len(ds.clips) == n_anna and {c.speaker for c in ds.clips} == {"anna"}
+    with pytest.raises(VoicetuneError, match="--speaker carol: no clip of that speaker"):
+        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 1, "carol", joe_dataset, "joe", quiet)
+    multi = SimpleNamespace(speaker_id_map={"anna": 2, "bob": 0})
+    assert plan_speakers(two_speakers(), multi, 3, None, joe_dataset, "vctk", quiet) == {"anna": 2, "bob": 0}
+    with pytest.raises(VoicetuneError, match="speakers anna, bob are not speakers of --base vctk"):
+        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 3, None, joe_dataset, "vctk", quiet)

@@ -65,6 +65,14 @@ def test_feature_cache_is_keyed_by_content(dataset, joe_voice):
     assert again.cache_hits == n - 1
     fresh = next(it for it in again.train if it.clip_id == item.clip_id)
     assert torch.allclose(fresh.audio, item.audio * 0.5, atol=2e-4)
+    # the segment length is checked on cached items too: a longer segment skips the short clips
+    frames = sorted(it.frames for it in again.train + again.eval)
+    longer = cfg.with_(segment_size=frames[len(frames) // 2] * cfg.hop_length)
+    strict = FeatureCache(dataset, joe_voice, longer).build(ds)
+    assert strict.cache_hits == n
+    short = {it.clip_id for it in again.train + again.eval if it.frames < longer.segment_frames}
+    assert short and {s.clip_id for s in strict.skipped} == short
+    assert all("shorter than one training segment" in s.reason for s in strict.skipped)
 
 
 def test_phonemes_outside_the_voice_are_reported_not_dropped(dataset, joe_voice):

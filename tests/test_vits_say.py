@@ -36,7 +36,7 @@ def test_cli_lines_to_numbered_wavs(tmp_path):
     result = CliRunner().invoke(app, ["say", "-v", "joe", "--lines", str(lines), "-o", str(out_dir), "--noise-scale", "0", "--threads", "2"])
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in out_dir.iterdir())
-    assert files == ["0001.wav", "0002.wav"]
+    assert files == ["0001.wav", "0002.wav", "voicetune-lines.json"]  # the marker: a later --overwrite may replace it
     d1 = sf.info(out_dir / "0001.wav").duration
     d2 = sf.info(out_dir / "0002.wav").duration
     assert d2 > d1 > 0.4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vits_helpers import joe_paths, piper_joe  # noqa: F401
-from voicetune.text import Phonemizer, clean_text, split_sentences
+from voicetune.text import Phonemizer, split_sentences
 from voicetune.text.sentences import chunk_sentences
 
 TEXTS = [
@@ -34,25 +34,6 @@ def test_ids_identical_to_piper(phonemizer, piper_joe, text):  # noqa: F811
 
 def test_sentence_split_by_espeak(phonemizer):
     assert len(phonemizer.phonemize("One. Two! Three? Four")) == 4
-
-
-@pytest.mark.parametrize(
-    "text,expected",
-    [
-        ("It costs $5.50.", "It costs five dollars fifty cents."),
-        ("She came 3rd in 1999.", "She came third in nineteen ninety-nine."),
-        ("In the 1990s, 50% agreed.", "In the nineteen nineties, fifty percent agreed."),
-        ("Pi is 3.14!!", "Pi is three point one four!"),
-        ("“Quoted”—text…  spaced ,out", '"Quoted" - text... spaced, out'),
-        ("1,000,000 people", "one million people"),
-    ],
-)
-def test_clean_text_english(text, expected):
-    assert clean_text(text) == expected
-
-
-def test_clean_text_other_language_numbers():
-    assert clean_text("Ich habe 21 Katzen.", "de") == "Ich habe einundzwanzig Katzen."
 
 
 def test_split_sentences():

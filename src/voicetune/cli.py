@@ -3,7 +3,9 @@ and calls a library function, so the CLI, the Python API and the UI share one co
 
 from __future__ import annotations
 
+import errno
 import importlib
+import signal
 import sys
 
 import typer
@@ -45,15 +47,46 @@ for module_name, attr, verb in _GROUPS:
     app.add_typer(getattr(module, attr), name=verb)
 
 
+# an OSError with one of these is the machine's state (permissions, a full or read-only disk), not a
+# bug: reported like a VoicetuneError
+_ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+class Stopped(BaseException):
+    """Ctrl+C or SIGTERM, raised where the process is, so every `finally` (temp folders) runs. Not a
+    KeyboardInterrupt: click would turn that into "Aborted!" and exit code 1."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+def _stop(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    # soft_wrap: the message stays one line however narrow the terminal
+    Console(stderr=True, width=100_000).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
 def main() -> None:
-    """Entry point: user errors become one red line and exit code 2, never a traceback."""
+    """Entry point: user errors become one red line and exit code 2, never a traceback.
+    Ctrl+C exits 130 and SIGTERM 143, after cleaning up like any error."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
     try:
         app()
     except VoicetuneError as exc:
-        from rich.console import Console
-
-        # soft_wrap: the message stays one line however narrow the terminal
-        Console(stderr=True, width=100_000).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        _fail(f"{exc.filename or 'a file'}: {exc.strerror}; check the permissions and free space there")
     except KeyboardInterrupt:
         sys.exit(130)
+    except Stopped as stop:
+        sys.exit(stop.code)

@@ -68,13 +68,20 @@ def run_demo(output: Path, minutes: float = 12.0, quick: bool = False, log=print
     from voicetune.evaluate.runlog import append_eval_row
     from voicetune.evaluate.targets import synthesizer_for
     from voicetune.export import export_run
+    from voicetune.fileio import write_json
+    from voicetune.folders import DEMO, check_output, discard
     from voicetune.metrics import wer
     from voicetune.models.vits.training import run_training
     from voicetune.sample_data import sentences
     from voicetune.synth import say
 
     started = time.monotonic()
+    output = Path(output)
+    if check_output(output, DEMO, own_is_fine=True, log=log):
+        log(f"note: {output}: replacing the earlier demo in it")
+        discard(output)
     output.mkdir(parents=True, exist_ok=True)
+    write_json(output / DEMO.markers[0], {"created_by": "voicetune demo", "quick": quick, "minutes": minutes})
     texts = sentences()[: 12 if quick else 60]
     eval_sentences = sentences("eval_sentences_en")[: 3 if quick else 12]
     rec_dir = output / "recordings"

@@ -4,19 +4,19 @@ Piper format: ``<name>.onnx`` + ``<name>.onnx.json`` (piper-tts loads them), ``M
 (base voice and its licence, data, steps, which checkpoint and why, the evaluation table),
 ``report.html`` (loss curves, LR, diagnosis, evaluation table) and ``samples/{short,medium,long}/``
 spoken by the exported voice itself. The folder is written beside the target and renamed
-into place, so a failed export never leaves a half-written voice.
+into place, so a failed export never leaves a half-written voice. Every format writes
+``voicetune-voice.json`` (format, checkpoint): the marker that lets a later export with
+``--overwrite`` replace the folder; a folder without it is never replaced (voicetune.folders).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import replace_dir, write_text
+from voicetune.fileio import write_json, write_text
+from voicetune.folders import VOICE, VOICE_MARKER, FolderBuild, check_output, contained
 
 SAMPLE_TEXTS = {
     "short": ["Good morning.", "Thank you very much."],
@@ -43,12 +43,24 @@ class ExportResult:
 
 
 def _checkpoint_reason(run: Path, ckpt: Path) -> str:
-    best = run / "best.json"
-    if best.exists():
-        info = json.loads(best.read_text())
-        if (run / info["path"]).resolve() == ckpt.resolve():
-            return f"best by {info['metric']} ({info['mode']}): {info['value']:.4g}"
+    from voicetune.train.checkpoints import read_best
+
+    info = read_best(run)
+    if info is not None and contained(run, info["path"], run / "best.json").resolve() == ckpt.resolve():
+        return f"best by {info['metric']} ({info['mode']}): {info['value']:.4g}"
     return "the last checkpoint (no best recorded)"
+
+
+def write_voice_marker(folder: Path, fmt: str, checkpoint: Path) -> None:
+    write_json(folder / VOICE_MARKER, {"format": fmt, "checkpoint": str(checkpoint), "created_by": "voicetune export"})
+
+
+def start_export(run: Path, output: Path, overwrite: bool, log=print) -> FolderBuild:
+    """Check -o and the run before any work (an evaluation or ONNX export takes a while)."""
+    if not run.exists():
+        raise VoicetuneError(f"{run}: not found; give a run folder (the -o of `voicetune train`) or a checkpoint folder")
+    check_output(output, VOICE, inputs=[run], overwrite=overwrite, log=log)
+    return FolderBuild(output)
 
 
 def model_card(run: Path, info: dict, ckpt: Path, name: str, evals: dict[int, dict] | None = None,
@@ -87,45 +99,42 @@ def model_card(run: Path, info: dict, ckpt: Path, name: str, evals: dict[int, di
 
 
 def export_run(run: str | Path, output: str | Path, *, fmt: str = "piper", which: str = "best",
-               name: str | None = None, samples: bool = True, evaluate: bool = True, log=print) -> ExportResult:
+               name: str | None = None, samples: bool = True, evaluate: bool = True, overwrite: bool = False,
+               log=print) -> ExportResult:
     """``evaluate``: listen to the chosen checkpoint first when the run has no score for it yet
-    (~25 s; the row is added to the run's eval.jsonl) so the card and report carry its numbers."""
+    (~25 s; the row is added to the run's eval.jsonl) so the card and report carry its numbers.
+    ``overwrite``: replace an earlier voicetune voice folder at ``output``."""
     from voicetune.models.vits.export import export_piper
-    from voicetune.models.vits.run import RUN_FILE, checkpoint_for, load_run_model
+    from voicetune.models.vits.run import RUN_FILE, checkpoint_for, load_run_model, read_run_file
 
     run, output = Path(run), Path(output)
+    if fmt not in ("piper", "hf", "xtts", "xtts-fp16"):
+        raise VoicetuneError(f"--format {fmt}: not available in this build (piper, hf, xtts, xtts-fp16)")
+    build = start_export(run, output, overwrite, log)
     if fmt == "xtts" or fmt == "xtts-fp16" or (run / "xtts.json").exists() or (run.parent.parent / "xtts.json").exists():
         from voicetune.models.xtts.export import export_xtts
 
-        return export_xtts(run, output, which=which, fp16=fmt == "xtts-fp16", samples=samples, log=log)
-    if fmt not in ("piper", "hf"):
-        raise VoicetuneError(f"--format {fmt}: not available in this build (piper, hf, xtts, xtts-fp16)")
-    if output.exists() and not output.is_dir():
-        raise VoicetuneError(f"{output}: exists and is a file; -o names the voice folder to create")
+        return export_xtts(run, output, build, which=which, fp16=fmt == "xtts-fp16", samples=samples, log=log)
     ckpt = checkpoint_for(run, which)
     run_dir = run if (run / RUN_FILE).exists() else ckpt.parent.parent
-    info = json.loads((run_dir / RUN_FILE).read_text())
+    info = read_run_file(run_dir)
     if fmt == "hf" or info.get("backend") == "mms":  # transformers/MMS runs: models/mms/export_hf.py
         from voicetune.models.mms.export_hf import export_mms_run
 
-        return export_mms_run(run_dir, ckpt, info, output, fmt=fmt, name=name, samples=samples)
+        return export_mms_run(run_dir, ckpt, info, output, build, fmt=fmt, name=name, samples=samples)
     model, voice = load_run_model(ckpt)
     name = name or output.name
     from voicetune.train.checkpoints import read_trainer
 
     step = read_trainer(ckpt)["step"]
     evals, findings, events = _evaluation(run_dir, info, ckpt, step, evaluate, log)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with build as tmp:
         export_piper(model, voice, tmp / f"{name}.onnx")
         write_text(tmp / "MODEL_CARD.md", model_card(run_dir, info, ckpt, name, evals, findings))
         write_text(tmp / "report.html", _report(run_dir, info, ckpt, step, name, evals, findings, events))
         written = _samples(tmp, name) if samples else []
-        replace_dir(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        write_voice_marker(tmp, "piper", ckpt)
+        build.commit()
     return ExportResult(output, output / f"{name}.onnx", output / f"{name}.onnx.json", ckpt,
                         [output / p.relative_to(tmp) for p in written])
 

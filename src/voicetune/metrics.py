@@ -6,12 +6,12 @@ import re
 
 import jiwer
 
-from voicetune.data.clean import clean_text
+from voicetune.text.normalize import normalize_text
 
 
 def normalize_for_wer(text: str, language: str = "en") -> str:
     """Lower case, numbers spelled out, punctuation and hyphens dropped: WER counts words, not style."""
-    text = clean_text(text, language).lower().replace("-", " ")
+    text = normalize_text(text, language).lower().replace("-", " ")
     return re.sub(r"\s+", " ", re.sub(r"[^\w' ]+", " ", text)).strip()
 
 

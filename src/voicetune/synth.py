@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from voicetune.folders import FolderKind
 from voicetune.models.vits.errors import VoiceError
 
 if TYPE_CHECKING:
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from voicetune.text.phonemize import Phonemizer
 
 SHORTCUTS = ("joe",)
+# `say --lines` writes numbered wavs and this marker; a folder holding anything else is not replaced
+SAY_LINES = FolderKind("voicetune `say --lines` folder", ("voicetune-lines.json",),
+                       "choose a new or empty folder for -o")
 _FADE_S = 0.005
 _TOKEN_BUCKET = 16
 _CACHE: dict[tuple, Voice] = {}
@@ -117,7 +121,7 @@ def _run_checkpoint(path: Path) -> Path | None:
 
 
 def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend: str = "torch",
-               onnx_seed: int | None = None) -> Voice:
+               onnx_seed: int | None = None, cache: bool = True) -> Voice:
     """Load a voice once per process (cached by path, modification time, device and backend).
 
     Accepts a Piper ``.onnx`` (its ``.onnx.json`` beside it), a folder holding one, ``joe``, a
@@ -127,7 +131,8 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
     ``onnx_seed`` (backend "onnx"): a session of its own, not cached, whose random ops start from
     that seed, so the same sentences in the same order sound the same in every process. A Piper
     graph draws its noise inside onnxruntime (RandomNormalLike), which seeds those kernels from
-    ``onnxruntime.set_seed`` when the session is created; ``say(seed=...)`` cannot reach them."""
+    ``onnxruntime.set_seed`` when the session is created; ``say(seed=...)`` cannot reach them.
+    ``cache=False``: load afresh and keep no reference (a checkpoint evaluated once)."""
     from voicetune.models.vits.checkpoint import is_vits_checkpoint, load_vits_checkpoint
     from voicetune.models.vits.import_piper import import_piper, resolve_voice_files
     from voicetune.text.phonemize import Phonemizer
@@ -146,8 +151,9 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
         files = resolve_voice_files(path)
     key = (tuple(str(f.resolve()) for f in files), tuple(f.stat().st_mtime_ns for f in files), device, backend)
     seeded = backend == "onnx" and onnx_seed is not None and files[0].suffix == ".onnx"
+    cache = cache and not seeded
     with _CACHE_LOCK:
-        if key in _CACHE and not seeded:
+        if key in _CACHE and cache:
             return _CACHE[key]
     report = None
     session = None
@@ -189,7 +195,7 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
         phonemizer = run_tokenizer(run_weights.parent)
     voice = Voice(config=config, phonemizer=phonemizer or Phonemizer(config), source=str(path), model=model,
                   session=session, report=report, device=device)
-    if not seeded:
+    if cache:
         with _CACHE_LOCK:
             _CACHE[key] = voice
     return voice
@@ -219,23 +225,35 @@ def synthesize_sentences(
     """One float32 array per sentence (piper-tts's phonemization and per-sentence peak normalization)."""
     cfg = voice.config
     if clean:
-        from voicetune.text.cleaners import clean_text
+        from voicetune.text.normalize import normalize_text
 
-        text = clean_text(text, cfg.espeak_voice)
+        text = normalize_text(text, cfg.espeak_voice)
     sid = cfg.speaker_id(speaker)
     scales = dict(
         noise_scale=cfg.noise_scale if noise_scale is None else float(noise_scale),
         length_scale=cfg.length_scale if length_scale is None else float(length_scale),
         noise_w=cfg.noise_w if noise_w is None else float(noise_w),
     )
+    from voicetune.text.sentences import wrap_long
+
     out = []
-    for ids in voice.phonemizer.text_to_ids(text):
+    for ids in (ids for piece in wrap_long(text) for ids in voice.phonemizer.text_to_ids(piece)):
         audio = voice.ids_to_audio(ids, sid=sid, **scales)
         if normalize:
             peak = float(np.max(np.abs(audio))) if audio.size else 0.0
             audio = audio / peak if peak > 1e-8 else np.zeros_like(audio)
         out.append(np.clip(audio, -1.0, 1.0).astype(np.float32))
     return out
+
+
+def require_words(text: str) -> None:
+    """Text to speak must hold a letter or digit. espeak-ng would read emoji and symbols by their
+    names ("😀" -> "grinning face"), which text of emoji alone almost never means."""
+    if not text or not text.strip():
+        raise VoiceError("nothing to say: the text is empty")
+    if not any(ch.isalnum() for ch in text):
+        raise VoiceError(f"nothing to say: {text[:40]!r} has no letters or digits (emoji and symbols alone are not "
+                         "spoken); give words to say")
 
 
 def join_sentences(parts: list[np.ndarray], sample_rate: int, silence: float = 0.2) -> np.ndarray:
@@ -271,10 +289,9 @@ def say(
     Scales left as None take the voice's own defaults (its .onnx.json ``inference`` block).
     ``seed`` makes the stochastic parts (noise_scale, noise_w) repeatable.
     """
+    require_words(text)
     if not isinstance(voice, Voice):
         voice = load_voice(voice, device=device)
-    if not text or not text.strip():
-        raise VoiceError("nothing to say: the text is empty")
     kwargs = dict(speaker=speaker, length_scale=length_scale, noise_scale=noise_scale, noise_w=noise_w, normalize=normalize, clean=clean)
     if seed is not None and voice.model is not None:
         import torch
@@ -298,12 +315,41 @@ def read_lines(lines_file: str | os.PathLike) -> list[str]:
     path = Path(lines_file)
     if not path.is_file():
         raise VoiceError(f"{path}: lines file not found; pass a text file with one sentence per line")
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise VoiceError(f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); re-save it "
+                         "as UTF-8") from None
+    lines = [ln.strip() for ln in content.splitlines()]
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
+def write_lines(out_dir: str | os.PathLike, texts: list[str], speak, sample_rate: int, *, overwrite: bool = False,
+                source: str = "") -> list[Path]:
+    """``speak(text) -> audio`` for each line -> ``out_dir/0001.wav`` ..., built beside ``out_dir``
+    and swapped in whole, with the marker that lets a later ``--overwrite`` replace it."""
+    from voicetune.audio import write_wav
+    from voicetune.fileio import write_json
+    from voicetune.folders import FolderBuild, check_output
+
+    out_dir = Path(out_dir)
+    check_output(out_dir, SAY_LINES, overwrite=overwrite)
+    width = max(4, len(str(len(texts))))
+    build = FolderBuild(out_dir)
+    with build as tmp:
+        names = []
+        for i, line in enumerate(texts, 1):
+            name = f"{i:0{width}d}.wav"
+            write_wav(tmp / name, speak(line), sample_rate)
+            names.append(name)
+        write_json(tmp / SAY_LINES.markers[0], {"lines": source, "files": names, "created_by": "voicetune say"})
+        build.commit()
+    return [out_dir / n for n in names]
+
+
 def say_lines(
-    lines_file: str | os.PathLike, voice: Voice | str | os.PathLike, out_dir: str | os.PathLike, **kwargs: Any
+    lines_file: str | os.PathLike, voice: Voice | str | os.PathLike, out_dir: str | os.PathLike, *,
+    overwrite: bool = False, **kwargs: Any
 ) -> list[Path]:
     """Each non-empty line (``#`` comments skipped) -> ``out_dir/0001.wav``, ``0002.wav`` ..."""
     lines = read_lines(lines_file)
@@ -313,12 +359,5 @@ def say_lines(
         voice = load_voice(voice, device=kwargs.pop("device", "cpu"))
     else:
         kwargs.pop("device", None)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    width = max(4, len(str(len(lines))))
-    written = []
-    for i, line in enumerate(lines, 1):
-        path = out_dir / f"{i:0{width}d}.wav"
-        say(line, voice, path, **kwargs)
-        written.append(path)
-    return written
+    return write_lines(out_dir, lines, lambda line: say(line, voice, **kwargs)[0], voice.sample_rate,
+                       overwrite=overwrite, source=str(lines_file))

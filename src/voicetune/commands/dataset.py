@@ -35,7 +35,7 @@ def validate(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> Non
 
     problems = run_validate(dataset)
     for p in problems:
-        console.print(f"[red]✗[/] {p}", highlight=False)
+        console.print(f"[red]✗[/] {p}", highlight=False, soft_wrap=True)  # one problem, one line
     if problems:
         console.print(f"{len(problems)} problem(s) in {dataset}")
         raise typer.Exit(1)
@@ -48,7 +48,8 @@ def split(
     eval_fraction: float = typer.Option(0.1, "--eval-fraction"),
     seed: int = typer.Option(1234, "--seed"),
 ) -> None:
-    """Draw a new seeded train/eval split (stratified by speaker; eval never empty).
+    """Draw a new seeded train/eval split (stratified by speaker; eval never empty). The dataset is
+    rewritten as one unit: an interruption leaves the previous split intact.
 
     Example: voicetune dataset split my-voice --eval-fraction 0.2 --seed 7
     """
@@ -64,14 +65,15 @@ def merge(
     output: Path = typer.Option(..., "-o", "--output", help="New dataset folder."),
     eval_fraction: float = typer.Option(0.1, "--eval-fraction"),
     seed: int = typer.Option(1234, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing voicetune dataset at -o."),
 ) -> None:
-    """Merge datasets into a new folder (ids de-duplicated, clips re-split).
+    """Merge datasets into a new folder (ids de-duplicated, clips and quarantine alike; clips re-split).
 
     Example: voicetune dataset merge session1 session2 -o all-sessions
     """
     from voicetune.data.manage import merge as run_merge
 
-    ds = run_merge(datasets, output, eval_fraction, seed)
+    ds = run_merge(datasets, output, eval_fraction, seed, overwrite=overwrite, log=console.print)
     console.print(f"{output}: {len(ds.clips)} clips, {ds.minutes:.1f} min ({len(ds.train)} train / {len(ds.eval)} eval)")
 
 
@@ -91,6 +93,7 @@ def import_hf(
     max_seconds: float = typer.Option(20.0, "--max-seconds"),
     eval_fraction: float = typer.Option(0.1, "--eval-fraction"),
     seed: int = typer.Option(1234, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing voicetune dataset at -o."),
 ) -> None:
     """Convert a Hugging Face dataset into a dataset folder, with prepare's clip checks (duration
     limits, SNR, clipping -> quarantine with the reason), loudness normalisation and report.
@@ -102,5 +105,5 @@ def import_hf(
     opts = HfImportOptions(audio_column=audio_column, text_column=text_column, speaker_column=speaker_column,
                            split=split, config=config_name, language=language, sample_rate=sample_rate,
                            min_seconds=min_seconds, max_seconds=max_seconds, eval_fraction=eval_fraction, seed=seed)
-    r = import_hf_dataset(name, output, opts)
+    r = import_hf_dataset(name, output, opts, overwrite=overwrite, log=console.print)
     console.print(f"{output}: {r.kept} clips from {r.rows} rows ({r.quarantined} quarantined, see report.md)")

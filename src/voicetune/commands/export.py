@@ -18,6 +18,8 @@ def export(
     no_samples: bool = typer.Option(False, "--no-samples", help="Skip the spoken samples."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Do not evaluate the chosen checkpoint when the run "
                                  "has no score for it (the card then shows only the scores the run has)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a voice folder an earlier export wrote at -o "
+                                   "(any other non-empty folder is refused)."),
 ) -> None:
     """Export a trained voice: Piper ONNX + config, model card, report.html and samples by length.
 
@@ -32,7 +34,7 @@ def export(
     from voicetune.export import export_run
 
     r = export_run(run, output, fmt=fmt, which=which, name=name, samples=not no_samples,
-                   evaluate=not no_eval, log=console.print)
+                   evaluate=not no_eval, overwrite=overwrite, log=console.print)
     console.print(f"[green]voice[/] {r.folder}: {r.onnx.name} from {r.checkpoint}")
     if r.onnx.name == "model.pth":  # an XTTS folder (--format xtts)
         console.print(f"speak with it: voicetune say \"Hello.\" --voice {r.folder} [--speaker-wav ref.wav]")

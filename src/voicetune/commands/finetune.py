@@ -43,9 +43,14 @@ def train(
     seed: int = typer.Option(None, "--seed"),
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda"),
     precision: str = typer.Option(None, "--precision", help="no | bf16 | fp16 | auto"),
-    freeze: list[str] = typer.Option(None, "--freeze", help="Group frozen all run: enc_p, dp, flow, enc_q, dec."),
+    freeze: list[str] = typer.Option(None, "--freeze", help="Also freeze this group all run (enc_p, dp, flow, enc_q, "
+                                     "dec, emb_g), added to the default; `--freeze none` starts from nothing."),
+    train: list[str] = typer.Option(None, "--train", help="Train this group that the default (or vits.freeze) "
+                                    "keeps frozen, e.g. --train dec."),
+    speaker: str = typer.Option(None, "--speaker", help="Train on this dataset speaker's clips only (needed for a "
+                                "multi-speaker dataset on a single-speaker base)."),
     bootstrap_steps: int = typer.Option(None, "--bootstrap-steps", help="Posterior-encoder distillation steps "
-                                        "(default 300, or vits.bootstrap.enc_q_steps in --config)."),
+                                        "(default 300, or vits.bootstrap.enc_q_steps in --config; Piper ONNX bases)."),
     backend: str = typer.Option(None, "--backend", help="vits | mms | xtts (default: from --base; a transformers VITS "
                                 "folder/hub id means mms, a folder with XTTS files means xtts)."),
     speaker_column: str = typer.Option(None, "--speaker-column", help="MMS: speaker column when --dataset is a "
@@ -63,16 +68,17 @@ def train(
                                "accumulation, ~8 % of the GPT trainable, early stop)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Fine-tune a Piper/VITS voice on a dataset.
+    """Fine-tune a Piper/VITS, MMS or XTTS voice on a dataset.
 
     A base that came from ONNX has no posterior encoder: it is re-learned first by distillation
     from the base itself (cached per base voice). Ctrl+C saves a checkpoint; --resume continues.
+    The dataset is validated first. A flag the chosen backend does not use is an error.
 
     Examples:
 
       voicetune train --dataset my-voice --base joe -o runs/anna --max-minutes 30
 
-      voicetune train -d my-voice -b en_US-lessac-medium.onnx -o runs/anna --epochs 200 --freeze enc_p
+      voicetune train -d my-voice -b en_US-lessac-medium.onnx -o runs/anna --epochs 200 --train dec
 
       voicetune train --resume runs/anna --max-minutes 30
 
@@ -88,17 +94,24 @@ def train(
         lr=lr, optimizer=optimizer, scheduler=scheduler, eval_every=eval_every, save_every=save_every, keep=keep,
         seed=seed, device=device, precision=precision,
     )
+    given = {"--freeze": freeze, "--train": train, "--speaker": speaker, "--bootstrap-steps": bootstrap_steps,
+             "--select-by": select_by, "--speaker-column": speaker_column, "--filter-speaker": filter_speaker,
+             "--override-speaker-embeddings": override_speaker_embeddings, "--skip-unknown-chars": skip_unknown_chars,
+             "--preset": preset}
+    if resume is not None:
+        given.update({"--dataset": dataset, "--base": base, "--config": config, "--backend": backend})
     if wants_xtts(backend, base, config, resume):
         from voicetune.models.xtts.training import run_training as run_xtts
 
         run_xtts(dataset=dataset, base=base, output=output, config=config, resume=resume, overrides=overrides,
-                 preset=preset, show_progress=not quiet, log=console.print)
+                 preset=preset, show_progress=not quiet, given=given, log=console.print)
         return
     run_training(
         dataset=dataset, base=base, output=output, config=config, resume=resume, overrides=overrides,
-        freeze=freeze or None, bootstrap_steps=bootstrap_steps, show_progress=not quiet, select_by=select_by,
-        backend=backend, mms_flags={"speaker_column": speaker_column, "filter_speaker": filter_speaker,
-                                    "override_speaker_embeddings": override_speaker_embeddings or None,
-                                    "skip_unknown_chars": skip_unknown_chars or None},
+        freeze=freeze or None, train=train or None, speaker=speaker, bootstrap_steps=bootstrap_steps,
+        show_progress=not quiet, select_by=select_by, backend=backend, given=given,
+        mms_flags={"speaker_column": speaker_column, "filter_speaker": filter_speaker,
+                   "override_speaker_embeddings": override_speaker_embeddings or None,
+                   "skip_unknown_chars": skip_unknown_chars or None},
         log=console.print,
     )

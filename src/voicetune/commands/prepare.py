@@ -13,15 +13,18 @@ from voicetune.commands.progress import console, progress_bar
 def prepare(
     inputs: list[Path] = typer.Argument(..., help="Audio files (mp3, wav, flac, ogg) or folders of them."),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to create or add to."),
-    language: str = typer.Option("en", "--language", "-l", help="Language code of the speech."),
+    language: str = typer.Option(None, "--language", "-l", help="Language code of the speech (default: the "
+                                 "dataset's, else en)."),
     asr_model: str = typer.Option(
         None, "--asr-model", help="faster-whisper size name, a local CTranslate2 folder, or omit for the bundled tiny.en."
     ),
     srt: list[Path] = typer.Option(
-        None, "--srt", help="Subtitle file(s) to use instead of ASR, matched to the audio file with the same stem."
+        None, "--srt", help="Subtitle file(s) to use instead of ASR, matched to the audio file with the same stem "
+        "(with one audio file, any name)."
     ),
     srt_encoding: str = typer.Option(None, "--srt-encoding", help="Text encoding of subtitle files (default UTF-8)."),
-    sample_rate: int = typer.Option(22050, "--sample-rate", help="Sample rate of the dataset's wavs."),
+    sample_rate: int = typer.Option(None, "--sample-rate", help="Sample rate of the dataset's wavs (default: the "
+                                    "dataset's, else 22050)."),
     min_seconds: float = typer.Option(1.0, "--min-seconds", help="Shortest clip."),
     max_seconds: float = typer.Option(11.0, "--max-seconds", help="Longest clip (XTTS drops clips over ~11.6 s)."),
     eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="Share of clips held out for evaluation."),
@@ -40,7 +43,8 @@ def prepare(
     Speech is found with Silero VAD, transcribed with faster-whisper (or taken from .srt/.vtt
     subtitles next to the audio), cut only in pauses between words into clips of
     --min-seconds..--max-seconds, checked, loudness-normalised and split into train/eval.
-    Running it again on the same folder adds new recordings and keeps earlier clips and edits.
+    Running it again on the same folder adds new recordings and keeps earlier clips, edits, caches
+    and any files of yours in it; a non-empty -o that is not a dataset is refused.
 
     Examples:
 
@@ -55,19 +59,15 @@ def prepare(
     from voicetune.data.dataset import load_dataset
     from voicetune.data.report import warnings_for
 
-    srt_map = {}
-    for sub in srt or []:
-        for audio in inputs:
-            if Path(audio).stem == sub.stem or len(inputs) == 1:
-                srt_map[str(audio)] = str(sub)
     opts = PrepareOptions(
         language=language, asr_model=asr_model, sample_rate=sample_rate, min_seconds=min_seconds,
         max_seconds=max_seconds, eval_fraction=eval_fraction, speaker=speaker, seed=seed,
-        normalize_loudness=None if no_normalize else normalize_loudness, device=device, srt=srt_map,
-        srt_encoding=srt_encoding,
+        normalize_loudness=None if no_normalize else normalize_loudness, device=device,
+        srt=[str(s) for s in srt or []], srt_encoding=srt_encoding,
     )
+    log = (lambda *_: None) if as_json else console.print
     with progress_bar(not (quiet or as_json)) as progress:
-        result = run_prepare(inputs, output, opts, progress=progress)
+        result = run_prepare(inputs, output, opts, progress=progress, log=log)
     ds = load_dataset(output)
     summary = result.summary(ds)
     summary["warnings"] = warnings_for(ds)

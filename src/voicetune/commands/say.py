@@ -23,12 +23,15 @@ def say(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     lines: Path = typer.Option(None, "--lines", help="Text file, one utterance per line -> 0001.wav, 0002.wav ... in the -o folder."),
     sentence_silence: float = typer.Option(0.2, "--sentence-silence", help="Seconds of silence between sentences."),
-    clean: bool = typer.Option(False, "--clean/--no-clean", help="Spell out numbers, currency and symbols before phonemizing."),
+    clean: bool = typer.Option(False, "--clean/--no-clean", help="Spell out numbers, currency and symbols before "
+                               "phonemizing (the normaliser prepare uses for transcripts)."),
     threads: int = typer.Option(
         None, "--threads", help="CPU threads for synthesis (default: all cores; 1 is steadier when other jobs share the CPU)."
     ),
     speaker_wav: list[Path] = typer.Option(None, "--speaker-wav", help="XTTS: reference clip(s) of the voice (default: the folder's reference.wav)."),
     language: str = typer.Option(None, "--language", help="XTTS: language code (default: the voice's own)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With --lines: replace the numbered wavs an earlier "
+                                   "`say --lines` wrote in the -o folder."),
 ) -> None:
     """Speak text with a voice and write a wav.
 
@@ -45,14 +48,29 @@ def say(
       voicetune say "Same every time." -v joe --seed 7 --noise-scale 0.5 -o fixed.wav
     """
     from voicetune.commands.progress import console
+    from voicetune.folders import check_output, check_output_file
     from voicetune.models.vits.errors import VoiceError
-    from voicetune.synth import load_voice, say_lines
+    from voicetune.synth import SAY_LINES, load_voice, say_lines
     from voicetune.synth import say as run_say
 
     if lines is None and not text:
         raise VoiceError("nothing to say: give TEXT or --lines FILE")
     if lines is not None and text:
         raise VoiceError("give either TEXT or --lines FILE, not both")
+    # the output is checked before the voice loads and speaks: a bad -o fails in a second
+    if lines is not None:
+        check_output(output or Path("say"), SAY_LINES, overwrite=overwrite)
+    else:
+        check_output_file(output or Path("say.wav"))
+    from voicetune.models.xtts.voice import is_xtts_voice
+
+    xtts = is_xtts_voice(voice)
+    if xtts:
+        _refuse({"--speaker": speaker, "--length-scale": length_scale, "--noise-scale": noise_scale,
+                 "--noise-w": noise_w, "--clean": clean or None}, "an XTTS voice", "--speaker-wav, --language, --seed")
+    else:
+        _refuse({"--speaker-wav": speaker_wav or None, "--language": language}, "a Piper/VITS voice",
+                "--speaker, --length-scale, --noise-scale, --noise-w, --clean, --seed")
     speaker_arg: int | str | None = int(speaker) if speaker is not None and speaker.isdigit() else speaker
     opts = dict(
         speaker=speaker_arg,
@@ -67,20 +85,27 @@ def say(
         import torch
 
         torch.set_num_threads(max(1, threads))
-    from voicetune.models.xtts.voice import is_xtts_voice
-
-    if is_xtts_voice(voice):
+    if xtts:
         from voicetune.models.xtts.cli import say_xtts_cli
 
         say_xtts_cli(text, voice, output, lines=lines, speaker_wav=speaker_wav, language=language, seed=seed,
-                     device=device, sentence_silence=sentence_silence)
+                     device=device, sentence_silence=sentence_silence, overwrite=overwrite)
         return
     v = load_voice(voice, device=device)
     if lines is not None:
         out_dir = output or Path("say")
-        written = say_lines(lines, v, out_dir, **opts)
+        written = say_lines(lines, v, out_dir, overwrite=overwrite, **opts)
         console.print(f"wrote {len(written)} wav(s) to {out_dir}/ ({v.sample_rate} Hz)")
         return
     out = output or Path("say.wav")
     audio, sr = run_say(text, v, out, **opts)
     console.print(f"wrote {out} ({len(audio) / sr:.2f} s, {sr} Hz)")
+
+
+def _refuse(flags: dict[str, object], kind: str, supported: str) -> None:
+    from voicetune.models.vits.errors import VoiceError
+
+    used = [f for f, v in flags.items() if v is not None]
+    if used:
+        raise VoiceError(f"{', '.join(used)}: not used by {kind}, which takes {supported}; drop "
+                         f"{'them' if len(used) > 1 else 'it'}")

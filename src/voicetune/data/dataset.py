@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from voicetune.errors import DatasetError
 from voicetune.fileio import write_json, write_text
@@ -20,6 +21,16 @@ from voicetune.fileio import write_json, write_text
 FORMAT_VERSION = 1
 CSV_HEADER = ["audio_file", "text", "speaker_name"]
 TRAIN_CSV, EVAL_CSV, META_JSON = "metadata_train.csv", "metadata_eval.csv", "dataset.json"
+REMOVED_BY_USER = "removed from the metadata CSV by the user"
+# A clip id becomes a file name (wavs/<id>.wav): letters, digits, '.', '_', '-', not starting with
+# '.', so no id read from a file can name a path outside the folder.
+_CLIP_ID = re.compile(r"\w[\w.-]{0,199}")
+
+
+def check_clip_id(value: str) -> str:
+    if not _CLIP_ID.fullmatch(value):
+        raise ValueError(f"clip id {value!r} is not a plain file name (letters, digits, '.', '_', '-')")
+    return value
 
 
 class Source(BaseModel):
@@ -44,6 +55,11 @@ class Clip(BaseModel):
     split: str = "train"
     speaker: str = "speaker"
 
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, v: str) -> str:
+        return check_clip_id(v)
+
     @property
     def audio_file(self) -> str:
         return f"wavs/{self.id}.wav"
@@ -56,6 +72,21 @@ class Quarantined(BaseModel):
     text: str | None = None
     start: float | None = None
     end: float | None = None
+
+    @field_validator("clip")
+    @classmethod
+    def _clip_id(cls, v: str | None) -> str | None:
+        return None if v is None else check_clip_id(v)
+
+    def audio(self, root: Path) -> str | None:
+        """Where this entry's audio is, relative to the dataset folder (None: no audio kept). A clip
+        whose CSV row the user deleted keeps its wav in wavs/ until the dataset is written again."""
+        if self.clip is None:
+            return None
+        for rel in (f"quarantine/{self.clip}.wav", f"wavs/{self.clip}.wav"):
+            if (root / rel).is_file():
+                return rel
+        return None
 
 
 class Dataset(BaseModel):
@@ -96,48 +127,79 @@ def load_dataset(root: str | Path, *, sync_csv: bool = True) -> Dataset:
         data = json.loads(meta.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{meta}: not valid JSON ({exc}); restore it from a backup or re-run prepare") from None
-    version = data.get("format_version")
+    version = data.get("format_version") if isinstance(data, dict) else None
     if version != FORMAT_VERSION:
-        raise DatasetError(
-            f"{meta}: format_version {version!r} is not supported by this voicetune (reads {FORMAT_VERSION}); "
-            "upgrade voicetune or re-run prepare"
-        )
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            fix = "it was written by a newer voicetune: upgrade voicetune (`pip install -U voicetune`)"
+        else:
+            fix = "this file is damaged or not a voicetune dataset: restore it from a backup"
+        raise DatasetError(f"{meta}: format_version {version!r} is not supported by this voicetune (reads "
+                           f"{FORMAT_VERSION}); {fix}")
     try:
         ds = Dataset.model_validate(data)
-    except ValueError as exc:
-        first = str(exc).splitlines()[:3]
-        raise DatasetError(f"{meta}: malformed ({' '.join(first)})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        raise DatasetError(f"{meta}: malformed at {where}: {err['msg']}; restore it from a backup") from None
     if sync_csv:
         _sync_from_csv(ds, root)
     return ds
 
 
 def read_csv(path: Path) -> list[tuple[str, str, str]]:
-    """Rows of a metadata CSV; raises DatasetError naming the line on a malformed row."""
+    """Rows of a metadata CSV. Its first line must be the header: a file without it (0 bytes, a
+    cut-off write, another tool's format) is damaged, never read as "every row deleted"."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DatasetError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}); re-save the file as UTF-8") from None
+    lines = text.splitlines()
+    first = lines[0].strip() if lines else ""
+    if first.split("|")[:2] != CSV_HEADER[:2]:
+        header = "|".join(CSV_HEADER)
+        if not first:
+            why = "is empty" if not raw.strip() else "line 1 is empty"
+        elif "," in first and "|" not in first:
+            why = f"uses ',' as the separator; fields are separated by '|' ({header})"
+        else:
+            why = f"line 1 is not the header `{header}`"
+        raise DatasetError(f"{path}: {why}; the file is damaged: restore it, or write the header line "
+                           f"`{header}` followed by one `wavs/ID.wav|text|speaker` row per clip")
     rows = []
-    with open(path, encoding="utf-8", newline="") as fh:
-        for n, line in enumerate(fh, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("|")
-            if n == 1 and parts[:2] == CSV_HEADER[:2]:
-                continue
-            if len(parts) < 2 or len(parts) > 3:
-                raise DatasetError(f"{path}:{n}: expected `audio_file|text|speaker_name`, got {len(parts)} fields")
-            rows.append((parts[0], parts[1], parts[2] if len(parts) == 3 else ""))
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split("|")
+        if len(parts) < 2 or len(parts) > 3:
+            hint = " (',' is not the separator: use '|')" if len(parts) == 1 and "," in line else ""
+            raise DatasetError(f"{path}:{n}: expected `audio_file|text|speaker_name` ('|'-separated), got "
+                               f"{len(parts)} field{'s' if len(parts) != 1 else ''}{hint}")
+        audio_file = parts[0].strip()
+        if not audio_file or audio_file.startswith(("/", "\\")) or ".." in Path(audio_file).parts:
+            raise DatasetError(f"{path}:{n}: audio_file {audio_file!r} points outside the dataset folder; "
+                               "use wavs/ID.wav")
+        rows.append((audio_file, parts[1], parts[2] if len(parts) == 3 else ""))
     return rows
 
 
 def _sync_from_csv(ds: Dataset, root: Path) -> None:
     """Take over the user's edits from the CSVs: text, split membership; rows removed -> quarantine."""
+    present = [name for name in (TRAIN_CSV, EVAL_CSV) if (root / name).exists()]
+    if not present:
+        return  # neither CSV: dataset.json alone describes the dataset
+    if len(present) == 1:
+        missing = root / (EVAL_CSV if present == [TRAIN_CSV] else TRAIN_CSV)
+        raise DatasetError(f"{missing}: missing (its clips would read as deleted); restore it, or create it with "
+                           f"the header line `{'|'.join(CSV_HEADER)}` for an empty split")
     by_file = {c.audio_file: c for c in ds.clips}
     seen: dict[str, str] = {}
     for split, name in (("train", TRAIN_CSV), ("eval", EVAL_CSV)):
-        path = root / name
-        if not path.exists():
-            continue
-        for audio_file, text, speaker in read_csv(path):
+        for audio_file, text, speaker in read_csv(root / name):
             clip = by_file.get(audio_file)
             if clip is None:
                 continue  # an unknown row is reported by validate(), not guessed at here
@@ -145,19 +207,16 @@ def _sync_from_csv(ds: Dataset, root: Path) -> None:
             if speaker:
                 clip.speaker = speaker
             seen[audio_file] = split
-    if not (root / TRAIN_CSV).exists() and not (root / EVAL_CSV).exists():
-        return
     removed = [c for c in ds.clips if c.audio_file not in seen]
     for c in removed:
-        ds.quarantine.append(
-            Quarantined(clip=c.id, reason="removed from the metadata CSV by the user", text=c.text, start=c.start, end=c.end)
-        )
+        ds.quarantine.append(Quarantined(clip=c.id, reason=REMOVED_BY_USER, text=c.text, start=c.start, end=c.end))
     if removed:
         ds.clips = [c for c in ds.clips if c.audio_file in seen]
 
 
 def save_dataset(ds: Dataset, root: Path) -> None:
-    """Write dataset.json and both CSVs (atomically, each)."""
+    """Write dataset.json and both CSVs into a folder that is being built (each file atomically).
+    A live dataset is rewritten as one unit by ``voicetune.data.store.rewrite_dataset``."""
     write_json(root / META_JSON, ds.model_dump(mode="json"))
     for split, name in (("train", TRAIN_CSV), ("eval", EVAL_CSV)):
         # Plain `|`-joined lines, no quoting: the format coqui/AllTalk readers expect.

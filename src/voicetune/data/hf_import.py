@@ -14,26 +14,18 @@ import hashlib
 import io
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voicetune.audio import normalize_loudness, resample, write_wav
-from voicetune.data.clean import clean_text
-from voicetune.data.dataset import (
-    Clip,
-    Dataset,
-    Quarantined,
-    Source,
-    assign_splits,
-    ensure_eval,
-    save_dataset,
-)
+from voicetune.data.dataset import Clip, Dataset, Quarantined, Source, assign_splits, ensure_eval
 from voicetune.data.quality import QualityLimits, clip_stats, quality_problem
+from voicetune.data.store import write_metadata
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import replace_dir
+from voicetune.folders import DATASET, FolderBuild, check_output
+from voicetune.text.normalize import normalize_text
 
 
 @dataclass
@@ -106,7 +98,7 @@ def _load(name: str, opts: HfImportOptions):
 def _clean(text: str, language: str | None) -> str:
     """prepare's text cleaning; without a language, digits stay digits (spelling them out in the
     wrong language would silently teach the model wrong words; the MMS vocabulary check reports them)."""
-    return clean_text(text, language, spell_numbers=bool(language))
+    return normalize_text(text, language, spell_numbers=bool(language))
 
 
 def _decode(value, root: Path | None) -> tuple[np.ndarray, int]:
@@ -128,23 +120,22 @@ def _decode(value, root: Path | None) -> tuple[np.ndarray, int]:
     return x.astype(np.float32), sr
 
 
-def import_hf_dataset(name: str, output: str | os.PathLike, opts: HfImportOptions | None = None, progress=None) -> HfImportResult:
-    """Convert ``name`` into the dataset folder ``output`` (written aside, swapped in at the end)."""
-    from voicetune.data.report import write_report
-
+def import_hf_dataset(name: str, output: str | os.PathLike, opts: HfImportOptions | None = None, progress=None,
+                      overwrite: bool = False, log=print) -> HfImportResult:
+    """Convert ``name`` into the dataset folder ``output`` (written aside, swapped in at the end);
+    an existing dataset there is replaced only with ``overwrite``."""
     opts = opts or HfImportOptions()
     output = Path(output)
-    if output.exists() and any(output.iterdir()):
-        raise VoicetuneError(f"{output}: exists and is not empty; choose a new folder for -o")
+    local = [name] if Path(name).exists() else []
+    check_output(output, DATASET, inputs=local, overwrite=overwrite, log=log)
     data = _load(name, opts)
     root = Path(name) if Path(name).is_dir() else None
     slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(name).name or name).strip("-").lower()[:24] or "hf"
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "wavs").mkdir(parents=True)
-    (tmp / "quarantine").mkdir()
     ds: Dataset | None = None
-    try:
+    build = FolderBuild(output)
+    with build as tmp:
+        (tmp / "wavs").mkdir()
+        (tmp / "quarantine").mkdir()
         quarantined = 0
         for i, row in enumerate(data):
             clip_id = f"{slug}-{i:06d}"
@@ -192,12 +183,6 @@ def import_hf_dataset(name: str, output: str | os.PathLike, opts: HfImportOption
             raise VoicetuneError(f"{name}: no usable clips ({reasons or 'the split is empty'})")
         assign_splits(ds.clips, opts.eval_fraction, opts.seed)
         ensure_eval(ds, opts.seed)
-        save_dataset(ds, tmp)
-        write_report(ds, tmp)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if output.exists():
-            output.rmdir()  # empty (checked above)
-        replace_dir(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        write_metadata(ds, tmp)
+        build.commit()
     return HfImportResult(output, len(ds.clips), quarantined, len(data))

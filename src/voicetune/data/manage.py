@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import soundfile as sf
 
 from voicetune.audio import load_audio, write_wav
 from voicetune.data.dataset import (
+    CSV_HEADER,
     EVAL_CSV,
     META_JSON,
     TRAIN_CSV,
+    Clip,
     Dataset,
     assign_splits,
     ensure_eval,
     load_dataset,
     read_csv,
-    save_dataset,
 )
-from voicetune.data.report import write_report
+from voicetune.data.store import rewrite_dataset, write_metadata
 from voicetune.errors import DatasetError, VoicetuneError
-from voicetune.fileio import replace_dir
+from voicetune.folders import DATASET, FolderBuild, check_output, link_file
 
 DURATION_TOLERANCE = 0.02  # seconds
 
 
 def validate(root: str | Path) -> list[str]:
-    """Every problem found, one line each (empty list = valid)."""
+    """Every problem found, one line each (empty list = valid). A clip in dataset.json whose CSV
+    row the user deleted is not a problem: that is the documented way to drop a clip."""
     root = Path(root)
     try:
         ds = load_dataset(root, sync_csv=False)
@@ -36,76 +36,111 @@ def validate(root: str | Path) -> list[str]:
         return [str(exc)]
     problems: list[str] = []
     rows: dict[str, str] = {}
+    readable = True
     for name in (TRAIN_CSV, EVAL_CSV):
         path = root / name
         if not path.exists():
-            problems.append(f"{path}: missing")
+            problems.append(f"{path}: missing; restore it, or create it with the header line "
+                            f"`{'|'.join(CSV_HEADER)}` for an empty split")
+            readable = False
             continue
         try:
             for audio_file, text, _speaker in read_csv(path):
                 if audio_file in rows:
-                    problems.append(f"{path}: {audio_file} is listed twice (also in {rows[audio_file]})")
+                    problems.append(f"{path}: {audio_file} is listed twice (also in {rows[audio_file]}); remove one row")
                 rows[audio_file] = name
                 if not text.strip():
-                    problems.append(f"{path}: {audio_file} has empty text")
+                    problems.append(f"{path}: {audio_file} has empty text; write its transcript or remove the row")
         except DatasetError as exc:
             problems.append(str(exc))
+            readable = False
     known = {c.audio_file: c for c in ds.clips}
     for audio_file in rows:
         if audio_file not in known:
             problems.append(f"{root / audio_file}: in the CSV but not in {META_JSON} (add it with prepare or remove the row)")
-    for c in ds.clips:
-        wav = root / c.audio_file
-        if c.audio_file not in rows:
-            problems.append(f"{wav}: in {META_JSON} but in neither CSV")
-        if not wav.exists():
-            problems.append(f"{wav}: file missing")
-            continue
-        try:
-            info = sf.info(str(wav))
-            with sf.SoundFile(str(wav)) as f:
-                f.read(dtype="float32")
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            problems.append(f"{wav}: does not decode ({exc})")
-            continue
-        if info.samplerate != ds.sample_rate:
-            problems.append(f"{wav}: {info.samplerate} Hz, dataset says {ds.sample_rate} Hz")
-        if abs(info.frames / info.samplerate - c.duration) > DURATION_TOLERANCE:
-            problems.append(f"{wav}: {info.frames / info.samplerate:.3f} s, dataset says {c.duration:.3f} s")
-        if info.channels != 1:
-            problems.append(f"{wav}: {info.channels} channels, expected mono")
-    if len(ds.clips) >= 2 and not ds.eval:
+    listed = [c for c in ds.clips if c.audio_file in rows] if readable else ds.clips
+    for c in listed:
+        problems += _wav_problems(root / c.audio_file, c, ds.sample_rate)
+    split = {"train": 0, "eval": 0}
+    for audio_file, name in rows.items():
+        if audio_file in known:
+            split["eval" if name == EVAL_CSV else "train"] += 1
+    if readable and sum(split.values()) >= 2 and not split["eval"]:
         problems.append(f"{root / EVAL_CSV}: eval split is empty (run `voicetune dataset split {root}`)")
     return problems
 
 
+def _wav_problems(wav: Path, c: Clip, sample_rate: int) -> list[str]:
+    if not wav.exists():
+        return [f"{wav}: file missing; restore it, or remove its row from the metadata CSV"]
+    try:
+        info = sf.info(str(wav))
+        with sf.SoundFile(str(wav)) as f:
+            f.read(dtype="float32")
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        return [f"{wav}: does not decode ({exc}); restore it, or remove its row from the metadata CSV"]
+    problems = []
+    if info.samplerate != sample_rate:
+        problems.append(f"{wav}: {info.samplerate} Hz, dataset says {sample_rate} Hz")
+    if abs(info.frames / info.samplerate - c.duration) > DURATION_TOLERANCE:
+        problems.append(f"{wav}: {info.frames / info.samplerate:.3f} s, dataset says {c.duration:.3f} s")
+    if info.channels != 1:
+        problems.append(f"{wav}: {info.channels} channels, expected mono")
+    return problems
+
+
+def require_valid(root: str | Path) -> None:
+    """Training reads a dataset only when `dataset validate` finds nothing: a missing or broken wav
+    stops it here, named, not minutes later inside a feature builder."""
+    problems = validate(root)
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise DatasetError(f"{root}: the dataset has {len(problems)} problem(s): {shown} "
+                           f"(`voicetune dataset validate {root}` lists them)")
+
+
 def resplit(root: str | Path, eval_fraction: float = 0.1, seed: int = 1234) -> Dataset:
-    """Draw a new train/eval split for all clips (seeded, stratified by speaker)."""
+    """Draw a new train/eval split for all clips (seeded, stratified by speaker); the dataset is
+    rewritten as one unit."""
     root = Path(root)
     ds = load_dataset(root)
     assign_splits(ds.clips, eval_fraction, seed)
     ensure_eval(ds, seed)
-    save_dataset(ds, root)
-    write_report(ds, root)
+    rewrite_dataset(ds, root)
     return ds
 
 
-def merge(inputs: list[str | Path], output: str | Path, eval_fraction: float = 0.1, seed: int = 1234) -> Dataset:
-    """Merge datasets into a new folder; clashing clip ids get a suffix; clips are re-split.
-    Datasets at another sample rate are resampled to the first one's rate."""
+def merge(inputs: list[str | Path], output: str | Path, eval_fraction: float = 0.1, seed: int = 1234,
+          overwrite: bool = False, log=print) -> Dataset:
+    """Merge datasets into a new folder; clashing clip ids (kept and quarantined alike) get a
+    suffix; clips are re-split. Datasets at another sample rate are resampled to the first one's."""
     output = Path(output)
-    if output.exists():
-        raise VoicetuneError(f"{output}: already exists; merge writes a new folder")
-    parts = [(Path(p), load_dataset(p)) for p in inputs]
-    if len(parts) < 2:
+    if len(inputs) < 2:
         raise VoicetuneError("merge needs at least two datasets")
+    check_output(output, DATASET, inputs=inputs, overwrite=overwrite, log=log)
+    parts = [(Path(p), load_dataset(p)) for p in inputs]
     sr = parts[0][1].sample_rate
     merged = Dataset(sample_rate=sr, language=parts[0][1].language, asr_model=parts[0][1].asr_model)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "wavs").mkdir(parents=True)
-    try:
-        ids: set[str] = set()
+    ids: set[str] = set()
+
+    def unique(clip_id: str) -> str:
+        new_id, n = clip_id, 1
+        while new_id in ids:
+            n += 1
+            new_id = f"{clip_id}-{n}"
+        ids.add(new_id)
+        return new_id
+
+    def carry(src: Path, dst: Path, rate: int) -> None:
+        if rate == sr:
+            _link_or_copy(src, dst)
+        else:
+            write_wav(dst, load_audio(src, sr), sr)
+
+    build = FolderBuild(output)
+    with build as tmp:
+        (tmp / "wavs").mkdir()
+        (tmp / "quarantine").mkdir()
         sources: set[str] = set()
         for root, ds in parts:
             for s in ds.sources:
@@ -113,32 +148,26 @@ def merge(inputs: list[str | Path], output: str | Path, eval_fraction: float = 0
                     sources.add(s.sha256)
                     merged.sources.append(s)
             for c in ds.clips:
-                new_id, n = c.id, 1
-                while new_id in ids:
-                    n += 1
-                    new_id = f"{c.id}-{n}"
-                ids.add(new_id)
-                src, dst = root / c.audio_file, tmp / "wavs" / f"{new_id}.wav"
-                if ds.sample_rate == sr:
-                    _link_or_copy(src, dst)
-                else:
-                    write_wav(dst, load_audio(src, sr), sr)
+                new_id = unique(c.id)
+                carry(root / c.audio_file, tmp / "wavs" / f"{new_id}.wav", ds.sample_rate)
                 merged.clips.append(c.model_copy(update={"id": new_id}))
-            merged.quarantine.extend(ds.quarantine)
+            for q in ds.quarantine:
+                audio = q.audio(root)
+                if q.clip is None:
+                    merged.quarantine.append(q.model_copy())
+                    continue
+                new_id = unique(q.clip)
+                if audio is not None:
+                    carry(root / audio, tmp / "quarantine" / f"{new_id}.wav", ds.sample_rate)
+                merged.quarantine.append(q.model_copy(update={"clip": new_id}))
         assign_splits(merged.clips, eval_fraction, seed)
         ensure_eval(merged, seed)
-        save_dataset(merged, tmp)
-        write_report(merged, tmp)
-        replace_dir(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        write_metadata(merged, tmp)
+        build.commit()
     return merged
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
     if not src.exists():
         raise DatasetError(f"{src}: file missing (run `voicetune dataset validate {src.parent.parent}`)")
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    link_file(src, dst)

@@ -8,6 +8,16 @@ import numpy as np
 
 from voicetune.audio import loudness_lufs
 
+# Above this the noise floor is at the level of digital silence (synthesized or gated audio): the
+# ratio is not measurable, so it is stored as the cap and shown as ">= 80".
+SNR_CAP_DB = 80.0
+
+
+def format_snr(snr_db: float | None) -> str:
+    if snr_db is None:
+        return "-"
+    return f"≥ {SNR_CAP_DB:g}" if snr_db >= SNR_CAP_DB else f"{snr_db:.1f}"
+
 
 @dataclass(frozen=True)
 class QualityLimits:
@@ -32,15 +42,24 @@ def frame_power(x: np.ndarray, sr: int, frame: float = 0.02) -> np.ndarray:
     return np.mean(x[:usable].reshape(-1, n) ** 2, axis=1)
 
 
-def noise_floor(source: np.ndarray, sr: int, speech: list[tuple[float, float]]) -> float | None:
-    """Median frame power of the source outside speech (None when there is too little of it)."""
-    mask = np.ones(len(source), dtype=bool)
-    for s, e in speech:
-        mask[max(0, int((s - 0.1) * sr)) : int((e + 0.1) * sr)] = False
-    rest = source[mask]
-    if len(rest) < int(0.3 * sr):
+def noise_floor(source: np.ndarray, sr: int, speech: list[tuple[float, float]], frame: float = 0.02) -> float | None:
+    """Median power of the source's 20 ms frames outside speech (None when there is too little of it).
+    Frame powers are computed block by block: no copy of a multi-hour source is made."""
+    n = max(1, int(frame * sr))
+    frames = len(source) // n
+    if frames == 0:
         return None
-    return float(np.median(frame_power(rest, sr)))
+    powers = np.empty(frames, dtype=np.float64)
+    block = n * 8192
+    for start in range(0, frames * n, block):
+        x = source[start : min(start + block, frames * n)].astype(np.float64)
+        powers[start // n : start // n + len(x) // n] = np.mean(x.reshape(-1, n) ** 2, axis=1)
+    keep = np.ones(frames, dtype=bool)
+    for s, e in speech:
+        keep[max(0, int((s - 0.1) * sr) // n) : int(np.ceil((e + 0.1) * sr / n))] = False
+    if keep.sum() * n < int(0.3 * sr):
+        return None
+    return float(np.median(powers[keep]))
 
 
 def clip_stats(x: np.ndarray, sr: int, floor: float | None) -> ClipStats:
@@ -51,7 +70,7 @@ def clip_stats(x: np.ndarray, sr: int, floor: float | None) -> ClipStats:
     snr = 10 * np.log10((speech_power + 1e-12) / (noise + 1e-12))
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     clipping = float(np.mean(np.abs(x) >= 0.999)) if x.size else 0.0
-    return ClipStats(float(min(snr, 80.0)), loudness_lufs(x, sr), peak, clipping)
+    return ClipStats(float(min(snr, SNR_CAP_DB)), loudness_lufs(x, sr), peak, clipping)
 
 
 def quality_problem(stats: ClipStats, limits: QualityLimits) -> str | None:

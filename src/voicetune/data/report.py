@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from voicetune.data.dataset import Dataset
+from voicetune.data.quality import format_snr
 from voicetune.fileio import write_text, write_with
 
 RECOMMENDED_MINUTES = 5.0
@@ -74,7 +75,8 @@ def write_report(ds: Dataset, root: Path) -> str:
         f"max {s['duration_s']['max']:.2f} s",
     ]
     if s["snr_db"]:
-        lines.append(f"- SNR (dB) p10/median/p90: {s['snr_db']['p10']} / {s['snr_db']['median']} / {s['snr_db']['p90']}")
+        snr = " / ".join(format_snr(s["snr_db"][k]) for k in ("p10", "median", "p90"))
+        lines.append(f"- SNR (dB) p10/median/p90: {snr}")
     if s["loudness_lufs"]:
         lo = s["loudness_lufs"]
         lines.append(f"- loudness before normalisation (LUFS) p10/median/p90: {lo['p10']} / {lo['median']} / {lo['p90']}")
@@ -84,7 +86,8 @@ def write_report(ds: Dataset, root: Path) -> str:
     if ds.quarantine:
         lines += ["| item | reason | text |", "|---|---|---|"]
         for q in ds.quarantine:
-            item = f"`quarantine/{q.clip}.wav`" if q.clip else f"`{q.source}`"
+            audio = q.audio(root)
+            item = f"`{audio}`" if audio else f"`{q.source or q.clip}`" + ("" if q.source else " (no audio kept)")
             lines.append(f"| {item} | {q.reason} | {(q.text or '').replace('|', ' ')[:80]} |")
     else:
         lines.append("nothing quarantined")

@@ -71,10 +71,15 @@ def checkpoint_scorer(dataset_dir: str | Path, sentences: list[str] | str | Path
     them (``similarity``, ``wer``, ``combined``...). The dataset reference and Whisper are loaded
     on the first call and reused for every later checkpoint.
     """
+    from voicetune.data.dataset import load_dataset
+    from voicetune.errors import VoicetuneError
     from voicetune.evaluate.report import evaluate_voice, load_sentences
     from voicetune.evaluate.targets import synthesizer_for
 
     texts = sentences if isinstance(sentences, list) else load_sentences(sentences)
+    if not load_dataset(dataset_dir).eval:  # checked before training starts, not at its first checkpoint
+        raise VoicetuneError(f"{dataset_dir}: no eval clips to compare checkpoints with; run "
+                             f"`voicetune dataset split {dataset_dir}` or select by loss")
 
     def on_checkpoint(path: Path, step: int) -> dict[str, float]:
         synth = synthesizer_for(path, device=device)

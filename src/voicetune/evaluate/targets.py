@@ -1,8 +1,9 @@
 """What can be evaluated: anything that turns text into audio, behind one callable.
 
 ``synthesizer_for(target)`` resolves a Piper ``.onnx``, a voice folder, a voicetune VITS
-checkpoint folder or ``joe`` through ``voicetune.synth.load_voice``, and a checkpoint of a VITS
-fine-tuning run (``RUN/checkpoints/step-N``) through ``voicetune.models.vits.run.load_run_model``.
+checkpoint folder, ``joe`` and a checkpoint of a VITS or MMS fine-tuning run
+(``RUN/checkpoints/step-N``) through ``voicetune.synth.load_voice``: what is evaluated is what
+`voicetune say` speaks with (an MMS run through its own character tokenizer).
 Other kinds (XTTS, another backend's trainer steps) plug in by adding a ``(matches, build)`` pair
 to ``LOADERS``; the first pair whose ``matches(path)`` is true builds the synthesizer.
 """
@@ -48,7 +49,8 @@ def _backend_for(target: str | Path, backend: str) -> str:
 def _voice_synthesizer(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
     from voicetune.synth import load_voice, say
 
-    voice = load_voice(target, device=device, backend=_backend_for(target, backend), onnx_seed=EVAL_SEED)
+    # not cached: a run's checkpoints are evaluated one after another and each is used once
+    voice = load_voice(target, device=device, backend=_backend_for(target, backend), onnx_seed=EVAL_SEED, cache=False)
 
     def speak(text: str) -> tuple[np.ndarray, int]:
         return say(text, voice, seed=EVAL_SEED)
@@ -76,23 +78,9 @@ def _vits_run_step(path: Path) -> bool:
 
 
 def _run_step_synthesizer(path: Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
-    from voicetune.models.vits.run import load_run_model
-    from voicetune.synth import Voice, say
-    from voicetune.text.phonemize import Phonemizer
-
     if backend == "onnx":
         raise VoicetuneError(f"{path}: a checkpoint has no ONNX graph; use --backend torch (or auto)")
-    model, config = load_run_model(path)
-    if device != "cpu":
-        import torch
-
-        model.to(torch.device(device))
-    voice = Voice(config=config, phonemizer=Phonemizer(config), source=str(path), model=model, device=device)
-
-    def speak(text: str) -> tuple[np.ndarray, int]:
-        return say(text, voice, seed=EVAL_SEED)
-
-    return Synthesizer(speak, str(path), voice.sample_rate, int(config.hop_length))
+    return _voice_synthesizer(path, device, "torch")
 
 
 def _no_voice_yet(path: Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:

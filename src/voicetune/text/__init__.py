@@ -1,7 +1,7 @@
-"""Text front end: cleaning (numbers, punctuation), sentence splitting, Piper-exact phonemes."""
+"""Text front end: the one normaliser (numbers, punctuation), sentence splitting, Piper-exact phonemes."""
 
-from .cleaners import clean_text
+from .normalize import normalize_text
 from .phonemize import Phonemizer
 from .sentences import split_sentences
 
-__all__ = ["Phonemizer", "clean_text", "split_sentences"]
+__all__ = ["Phonemizer", "normalize_text", "split_sentences"]

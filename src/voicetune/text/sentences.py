@@ -54,3 +54,26 @@ def chunk_sentences(sentences: list[str], max_chars: int = 400) -> list[str]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def wrap_long(text: str, max_chars: int = 300) -> list[str]:
+    """``[text]`` unless a sentence in it is longer than ``max_chars``; then pieces of at most
+    ``max_chars``, cut at the last comma/semicolon/colon, else space, before the limit (a run-on
+    sentence of thousands of characters would otherwise go to the model in one piece)."""
+    sentences = split_sentences(text)
+    if all(len(s) <= max_chars for s in sentences):
+        return [text]
+    pieces: list[str] = []
+    for s in sentences:
+        while len(s) > max_chars:
+            window = s[: max_chars + 1]
+            cut = max(window.rfind(", "), window.rfind("; "), window.rfind(": "))
+            cut = cut + 1 if cut > max_chars // 3 else window.rfind(" ")
+            if cut <= 0:
+                cut = max_chars
+            pieces.append(s[:cut].strip())
+            s = s[cut:].strip()
+        if s:
+            pieces.append(s)
+    return pieces
+

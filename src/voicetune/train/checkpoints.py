@@ -193,9 +193,9 @@ def finish(
         _fsync_file(f)
     _fsync_dir(tmp)
     final = tmp.parent / tmp.name[len(TMP_PREFIX):]
-    from voicetune.fileio import replace_dir
+    from voicetune.folders import swap_in
 
-    replace_dir(tmp, final)
+    swap_in(tmp, final)
     _fsync_dir(tmp.parent)
     return final
 
@@ -344,12 +344,36 @@ def retain(
     return info
 
 
-def best_checkpoint(run_dir: str | Path) -> Path | None:
+def read_best(run_dir: str | Path) -> dict[str, Any] | None:
+    """``RUN/best.json`` (None when absent); its ``path`` must name a folder under checkpoints/."""
+    from voicetune.folders import contained
+
     path = Path(run_dir) / "best.json"
     if not path.exists():
         return None
-    target = Path(run_dir) / json.loads(path.read_text(encoding="utf-8"))["path"]
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VoicetuneError(f"{path}: unreadable ({exc}); delete it and the next save writes it again") from None
+    if not isinstance(info, dict) or not isinstance(info.get("path"), str):
+        raise VoicetuneError(f"{path}: no checkpoint path in it; delete it and the next save writes it again")
+    contained(run_dir, info["path"], path)
+    if Path(info["path"]).parts[:1] != ("checkpoints",):
+        raise VoicetuneError(f"{path}: path {info['path']!r} is not under checkpoints/; delete the file and the next "
+                             "save writes it again")
+    return info
+
+
+def best_checkpoint(run_dir: str | Path) -> Path | None:
+    info = read_best(run_dir)
+    if info is None:
+        return None
+    target = Path(run_dir) / info["path"]
     return target if (target / "trainer.json").exists() else None
+
+
+# what marks a folder as a run: the backend's run file, the engine's config, or its checkpoints
+RUN_FILES = ("vits.json", "xtts.json", "config.yaml")
 
 
 def list_checkpoints(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -357,6 +381,10 @@ def list_checkpoints(run_dir: str | Path) -> list[dict[str, Any]]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise VoicetuneError(f"{run_dir}: no such run folder; give the -o folder of `voicetune train`")
+    if not any((run_dir / f).is_file() for f in RUN_FILES) and not (run_dir / "checkpoints").is_dir():
+        what = " (it is a dataset folder)" if (run_dir / "dataset.json").exists() else ""
+        raise VoicetuneError(f"{run_dir}: not a run folder{what}: no {', '.join(RUN_FILES)} or checkpoints/; give "
+                             "the -o folder of `voicetune train`")
     best = best_checkpoint(run_dir)
     extra = eval_rows(run_dir)
     rows = []

@@ -7,8 +7,6 @@ licence (MMS: CC BY-NC 4.0). Also ``--format piper`` where the character map all
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import numpy as np
 import torch
 
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import replace_dir, write_json, write_text
+from voicetune.fileio import write_json, write_text
 from voicetune.models.mms.convert import config_to_hf, state_to_hf
 from voicetune.models.mms.tokenizer import MmsTokenizer
 
@@ -136,9 +134,10 @@ def piper_text_voice(voice, tokenizer: MmsTokenizer) -> dict[str, Any]:
     return d
 
 
-def export_mms_run(run: Path, ckpt: Path, info: dict[str, Any], output: Path, *, fmt: str = "hf",
+def export_mms_run(run: Path, ckpt: Path, info: dict[str, Any], output: Path, build, *, fmt: str = "hf",
                    name: str | None = None, samples: bool = True):
-    from voicetune.export import ExportResult
+    """``build``: the checked output folder (voicetune.export.start_export)."""
+    from voicetune.export import ExportResult, write_voice_marker
     from voicetune.models.vits.run import load_run_model
 
     if "mms" not in info:
@@ -149,11 +148,8 @@ def export_mms_run(run: Path, ckpt: Path, info: dict[str, Any], output: Path, *,
     model, voice = load_run_model(ckpt)
     tokenizer = MmsTokenizer.from_dict(info["mms"]["tokenizer"])
     name = name or output.name
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     written: list[Path] = []
-    try:
+    with build as tmp:
         card = model_card(info, ckpt, run, name, fmt)
         speaker = 0 if model.config.n_speakers > 1 else None
         if fmt == "hf":
@@ -172,9 +168,8 @@ def export_mms_run(run: Path, ckpt: Path, info: dict[str, Any], output: Path, *,
                               voicetune={"vits_config": model.config.to_dict()})
             write_json(config, piper_json)
         write_text(tmp / "MODEL_CARD.md", card)
-        replace_dir(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        write_voice_marker(tmp, fmt, ckpt)
+        build.commit()
     return ExportResult(output, output / main.name, output / config.name, ckpt,
                         [output / p.relative_to(tmp) for p in written])
 

@@ -17,7 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from voicetune.errors import VoicetuneError
-from voicetune.models.vits.run import RUN_FILE, RUN_FORMAT, is_run
+from voicetune.models.vits.run import RUN_FILE, RUN_FORMAT, is_run, read_run_file
 
 NEW_SPEAKER_CHANNELS = 256  # speaker embedding size when a single-speaker base gains speakers
 
@@ -61,7 +61,7 @@ def load_base(base: str | Path):
 
     path = Path(base)
     if is_run(path):
-        info = json.loads((path / RUN_FILE).read_text())
+        info = read_run_file(path)
         if info.get("backend") != "mms":
             raise VoicetuneError(f"--base {base}: a Piper/VITS run; continue it with the vits backend")
         model, voice = load_run_model(path)
@@ -134,6 +134,7 @@ def build_mms_backend(dataset: Path, base: str | Path, options, mms: MmsOptions,
     from voicetune.models.mms.features import TokenFeatureCache
     from voicetune.models.mms.import_hf import load_discriminator
     from voicetune.models.mms.tokenizer import unknown_report
+    from voicetune.models.vits.features import Skipped
     from voicetune.models.vits.finetune import VitsBackend
 
     ds = load_dataset(dataset)
@@ -144,20 +145,24 @@ def build_mms_backend(dataset: Path, base: str | Path, options, mms: MmsOptions,
         voice.num_speakers = new_n
     voice.speaker_id_map = {s: i for s, i in speaker_ids.items()} if model.config.n_speakers > 1 else {}
     report = unknown_report(tokenizer, clips)
+    left_out: list[Skipped] = []  # every clip left out before features, with its reason (run file + log)
     if report:
         if not mms.skip_unknown_chars:
             raise VoicetuneError(report.message(str(dataset)))
-        log(report.message(str(dataset)).split(";")[0] + ": left out (--skip-unknown-chars)")
-        left_out = set(report.clips)
-        clips = [c for c in clips if c.id not in left_out]
+        unknown = set(report.clips)
+        left_out += [Skipped(c.id, "characters outside the model's vocabulary (--skip-unknown-chars): "
+                             + " ".join(sorted(set(tokenizer.unknown_chars(c.text))))) for c in clips if c.id in unknown]
     if mms.max_tokens:
-        long = [c for c in clips if len(tokenizer.encode(c.text)) > mms.max_tokens]
-        if long:
-            log(f"{len(long)} clip(s) over max_tokens {mms.max_tokens} token ids: left out")
-            long_ids = {c.id for c in long}
-            clips = [c for c in clips if c.id not in long_ids]
-    ds.clips = clips
+        for c in clips:
+            n = len(tokenizer.encode(c.text))
+            if n > mms.max_tokens and c.id not in {s.clip_id for s in left_out}:
+                left_out.append(Skipped(c.id, f"{n} token ids > max_tokens {mms.max_tokens}"))
+    gone = {s.clip_id for s in left_out}
+    for s in left_out:
+        log(f"left out clip {s.clip_id}: {s.reason}")
+    ds.clips = [c for c in clips if c.id not in gone]
     model.apply_weight_norm()
+    model.config.segment_size = options.segment_size  # the features' length check uses it
     features = TokenFeatureCache(dataset, voice, model.config, tokenizer).build(ds, speaker_ids)
     for s in features.skipped:
         log(f"skipped clip {s.clip_id}: {s.reason}")
@@ -177,7 +182,7 @@ def build_mms_backend(dataset: Path, base: str | Path, options, mms: MmsOptions,
     info.update({
         "format_version": RUN_FORMAT, "backend": "mms", "dataset": str(Path(dataset).resolve()),
         "voice": voice.to_piper_dict(), "model_config": model.config.to_dict(), "options": options.model_dump(),
-        "mms_options": mms.model_dump(), "skipped_clips": [asdict(s) for s in features.skipped],
+        "mms_options": mms.model_dump(), "skipped_clips": [asdict(s) for s in left_out + features.skipped],
         "mms": {"tokenizer": tokenizer.to_dict(), "hf_config": hf_config, "licence": licence,
                 "speaker_ids": speaker_ids, "unknown_chars": report.chars},
     })

@@ -88,7 +88,7 @@ class FeatureCache:
         if path.exists():
             t = load_file(str(path))
             self.hits += 1
-            return VitsItem(clip.id, t["ids"], t["audio"], t["spec"], speaker, clip.text)
+            return self._long_enough(VitsItem(clip.id, t["ids"], t["audio"], t["spec"], speaker, clip.text))
         ids, missing = self.ids_for(clip.text)
         if missing:
             return Skipped(clip.id, f"phonemes not in the voice's map: {' '.join(missing)}")
@@ -98,13 +98,18 @@ class FeatureCache:
         spec = spectrogram(audio.unsqueeze(0), self.cfg.filter_length, self.cfg.hop_length, self.cfg.win_length)[0]
         frames = spec.shape[-1]
         audio = audio[: frames * self.cfg.hop_length]  # exactly frames * hop samples, as VITS slices
-        if frames < self.cfg.segment_frames:
-            return Skipped(clip.id, f"{len(audio) / self.voice.sample_rate:.2f} s is shorter than one training "
-                           f"segment ({self.cfg.segment_size / self.voice.sample_rate:.2f} s)")
         item = VitsItem(clip.id, torch.tensor(ids, dtype=torch.long), audio.contiguous(), spec.contiguous(), speaker, clip.text)
         self.dir.mkdir(parents=True, exist_ok=True)
         tensors = {"ids": item.ids, "audio": item.audio, "spec": item.spec}
         write_with(path, lambda tmp: save_file(tensors, str(tmp)))
+        return self._long_enough(item)
+
+    def _long_enough(self, item: VitsItem) -> VitsItem | Skipped:
+        """The segment length is a training option, not part of the cached features: checked on
+        every build, cached or not (the caller sets ``model_config.segment_size`` first)."""
+        if item.frames < self.cfg.segment_frames:
+            return Skipped(item.clip_id, f"{item.audio.shape[0] / self.voice.sample_rate:.2f} s is shorter than one "
+                           f"training segment ({self.cfg.segment_size / self.voice.sample_rate:.2f} s)")
         return item
 
     def build(self, ds: Dataset, speaker_ids: dict[str, int] | None = None, progress=None) -> FeatureSet:

@@ -52,6 +52,23 @@ def is_run(path: Path) -> bool:
     return path.is_dir() and (path / RUN_FILE).exists()
 
 
+def read_run_file(run_dir: Path) -> dict:
+    """``RUN/vits.json``, or a one-line error when it is missing, damaged or of an unknown version."""
+    path = Path(run_dir) / RUN_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VoicetuneError(f"{run_dir}: not a voicetune VITS run (no {RUN_FILE}); give the -o folder of "
+                             "`voicetune train`") from None
+    except (OSError, ValueError) as exc:
+        raise VoicetuneError(f"{path}: unreadable run file ({exc}); the run folder is damaged") from None
+    if not isinstance(info, dict) or info.get("format_version") != RUN_FORMAT:
+        version = info.get("format_version") if isinstance(info, dict) else None
+        raise VoicetuneError(f"{path}: unknown format_version {version!r} (this voicetune reads {RUN_FORMAT}); "
+                             "upgrade voicetune, or the run folder is damaged")
+    return info
+
+
 def load_base(base: str | Path):
     """(model with weight norm, VoiceConfig, info dict, needs_bootstrap, discriminator state or None)."""
     from voicetune.audio import sha256_file
@@ -60,7 +77,7 @@ def load_base(base: str | Path):
     path = resolve_base(base)
     if is_run(path):
         model, voice = load_run_model(path)
-        info = json.loads((path / RUN_FILE).read_text())
+        info = read_run_file(path)
         model.apply_weight_norm()
         return model, voice, {"base": str(path), "base_sha256": info.get("base_sha256"), "from_run": True}, False, None
     if path.is_dir():
@@ -100,7 +117,37 @@ def stage_logger(log, what: str, every: float = 30.0):
     return report
 
 
-def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes: float | None = None, log=print):
+def plan_speakers(ds, voice, n_speakers: int, speaker: str | None, dataset: Path, base, log=print) -> dict[str, int]:
+    """Keep ``--speaker``'s clips (all when None) in ``ds`` and map each dataset speaker to a speaker
+    id of the base. A single-speaker base trains one speaker: several are refused, never merged."""
+    names = ds.speakers()
+    if speaker is not None:
+        kept = [c for c in ds.clips if c.speaker == speaker]
+        if not kept:
+            raise VoicetuneError(f"--speaker {speaker}: no clip of that speaker in {dataset} (it has: "
+                                 f"{', '.join(names[:10])})")
+        log(f"--speaker {speaker}: {len(kept)} of {len(ds.clips)} clips")
+        ds.clips, names = kept, [speaker]
+    if n_speakers <= 1:
+        if len(names) > 1:
+            raise VoicetuneError(f"{dataset} has {len(names)} speakers ({', '.join(names[:5])}) but --base {base} is a "
+                                 "single-speaker voice: all of them would become one voice; train one with "
+                                 "--speaker NAME")
+        return {n: 0 for n in names}
+    known = {str(k): int(v) for k, v in (voice.speaker_id_map or {}).items()}
+    ids = {n: known[n] if n in known else int(n) for n in names if n in known or (n.isdigit() and int(n) < n_speakers)}
+    if len(ids) == len(names):
+        return ids
+    if len(names) == 1:
+        log(f"note: --base {base} has {n_speakers} speakers and none is named '{names[0]}': it trains speaker id 0")
+        return {names[0]: 0}
+    raise VoicetuneError(f"{dataset}: speakers {', '.join(n for n in names if n not in ids)} are not speakers of "
+                         f"--base {base} (its speakers: {', '.join(list(known)[:8]) or f'ids 0..{n_speakers - 1}'}); "
+                         "name them so in the metadata CSVs or train one with --speaker NAME")
+
+
+def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes: float | None = None,
+                  speaker: str | None = None, log=print):
     """Everything a VITS run needs before the engine starts: base, features, bootstrap, backend."""
     from voicetune.data.dataset import load_dataset
     from voicetune.models.vits.bootstrap import cached_bootstrap
@@ -112,8 +159,10 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
     model, voice, info, needs_bootstrap, disc_state = load_base(base)
     if ds.language.split("-")[0] != voice.espeak_voice.split("-")[0]:
         log(f"note: dataset language '{ds.language}' vs base voice '{voice.espeak_voice}': phonemized as the voice")
+    speaker_ids = plan_speakers(ds, voice, model.config.n_speakers, speaker, dataset, base, log)
+    model.config.segment_size = options.segment_size  # the features' length check uses it
     cache = FeatureCache(dataset, voice, model.config)
-    features = cache.build(ds)
+    features = cache.build(ds, speaker_ids)
     for s in features.skipped:
         log(f"skipped clip {s.clip_id}: {s.reason}")
     if not features.train:
@@ -152,6 +201,7 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
         "voice": voice.to_piper_dict(),
         "model_config": model.config.to_dict(),
         "options": options.model_dump(),
+        "speaker": speaker,
         "skipped_clips": [asdict(s) for s in features.skipped],
     })
     return backend, info
@@ -168,11 +218,15 @@ def checkpoint_for(target: Path, which: str = "best") -> Path:
 
     if (target / "model.safetensors").exists():
         return target
+    if not target.exists():
+        raise VoicetuneError(f"{target}: not found; give a run folder (the -o of `voicetune train`) or a checkpoint folder")
     if not is_run(target):
-        raise VoicetuneError(f"{target}: not a voicetune VITS run or checkpoint folder")
+        raise VoicetuneError(f"{target}: not a voicetune VITS run (no {RUN_FILE}) or checkpoint folder; give the -o "
+                             "folder of `voicetune train`")
     found = (ckpt.best_checkpoint(target) if which == "best" else None) or ckpt.latest(target)
     if found is None:
-        raise VoicetuneError(f"{target}: the run has no checkpoint yet")
+        raise VoicetuneError(f"{target}: the run has no checkpoint yet; train it first (`voicetune train --resume "
+                             f"{target}`)")
     return found
 
 
@@ -186,9 +240,7 @@ def load_run_model(target: str | Path, which: str = "best"):
     target = Path(target)
     ckpt_dir = checkpoint_for(target, which)
     run_dir = target if is_run(target) else ckpt_dir.parent.parent
-    info = json.loads((run_dir / RUN_FILE).read_text())
-    if info.get("format_version") != RUN_FORMAT:
-        raise VoicetuneError(f"{run_dir / RUN_FILE}: unknown format_version {info.get('format_version')}")
+    info = read_run_file(run_dir)
     config = VitsConfig.from_dict(info["model_config"])
     model = VitsModel(config).apply_weight_norm()  # runs train under weight norm: same keys
     load_weights({"gen": model}, ckpt_dir / "model.safetensors")

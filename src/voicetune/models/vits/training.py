@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from voicetune.errors import VoicetuneError
-from voicetune.models.vits.finetune import VitsTrainOptions
-from voicetune.models.vits.run import RUN_FILE, build_backend, write_run_info
+from voicetune.models.vits.finetune import GROUPS, VitsTrainOptions
+from voicetune.models.vits.run import RUN_FILE, build_backend, read_run_file, write_run_info
 from voicetune.train.config import TrainConfig, config_from_dict, load_config, read_yaml
+from voicetune.train.flags import check_flags
 
 _OWN_KEYS = ("vits", "dataset", "base", "backend", "mms")
 # --select-by: which number picks the kept/best checkpoints. Anything but the loss is measured by
@@ -41,15 +42,41 @@ def read_config(path: Path | None, overrides: dict[str, Any]) -> tuple[TrainConf
 DEFAULT_FREEZE = ["enc_p", "dp", "dec"]
 
 
+def freeze_list(start: list[str], freeze: list[str] | None, train: list[str] | None, origin: str) -> list[str]:
+    """The groups frozen all run: ``start`` (the config's vits.freeze, else the default), plus each
+    ``--freeze`` group, minus each ``--train`` group; ``--freeze none`` starts from nothing."""
+    freeze, train = list(freeze or []), list(train or [])
+    for given, what in ((start, origin), (freeze + train, "--freeze/--train")):
+        unknown = [g for g in given if g not in GROUPS and g != "none"]
+        if unknown:  # checked here, before minutes of bootstrap, not when the backend is built
+            raise VoicetuneError(f"{what}: {' '.join(unknown)}: unknown group; choose from {', '.join(GROUPS)} "
+                                 "(or --freeze none)")
+    if "none" in train:
+        raise VoicetuneError("--train none: name the groups to train, e.g. --train dec (--freeze none trains all)")
+    out = [] if "none" in freeze else list(start)
+    for g in train:
+        if g not in out:
+            raise VoicetuneError(f"--train {g}: {g} is not frozen ({origin}: {', '.join(out) or 'nothing'}), so it "
+                                 "trains already; drop the flag")
+    out = [g for g in out if g not in train]
+    return out + [g for g in freeze if g != "none" and g not in out]
+
+
 def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str, fresh_discriminator: bool = False,
-                 log=print) -> VitsTrainOptions:
+                 log=print, train: list[str] | None = None) -> VitsTrainOptions:
     raw = dict(own.get("vits") or {})
-    if freeze:
-        raw["freeze"] = freeze
-    if "freeze" not in raw and fresh_discriminator:
-        raw["freeze"] = list(DEFAULT_FREEZE)
-        log(f"vits.freeze: {DEFAULT_FREEZE} (default: a decoder trained against a fresh discriminator buzzes "
-            "at the frame rate; set vits.freeze to train it)")
+    if "freeze" in raw:
+        start, origin = list(raw["freeze"] or []), f"vits.freeze in {source}"
+    elif fresh_discriminator:
+        start, origin = list(DEFAULT_FREEZE), "the default"
+    else:
+        start, origin = [], "the default"
+    if freeze or train or "freeze" in raw or fresh_discriminator:
+        raw["freeze"] = freeze_list(start, freeze, train, origin)
+    if fresh_discriminator and "freeze" not in (own.get("vits") or {}):
+        change = " ".join([*(f"--freeze {g}" for g in freeze or []), *(f"--train {g}" for g in train or [])])
+        log(f"vits.freeze: {raw['freeze']} (default {DEFAULT_FREEZE}" + (f" with {change}" if change else "")
+            + ": a decoder trained against a fresh discriminator buzzes at the frame rate; --train dec trains it)")
     try:
         options = VitsTrainOptions(**raw)
     except ValidationError as exc:
@@ -87,33 +114,40 @@ def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
 
 def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
                  resume: Path | None, overrides: dict[str, Any], freeze: list[str] | None = None,
+                 train: list[str] | None = None, speaker: str | None = None,
                  bootstrap_steps: int | None = None, bootstrap_sentences: int | None = None, show_progress: bool = True,
                  select_by: str | None = None, backend: str | None = None, mms_flags: dict[str, Any] | None = None,
-                 log=print):
-    import json
-
+                 given: dict[str, Any] | None = None, log=print):
+    """``given``: the CLI flags the user set (flag -> value), checked against what the backend uses."""
+    from voicetune.data.manage import require_valid
+    from voicetune.folders import RUN, check_output
     from voicetune.models.mms import training as mms_training
     from voicetune.train import engine
 
-    if resume is not None:
-        info_path = Path(resume) / RUN_FILE
-        if not info_path.exists():
-            raise VoicetuneError(f"--resume {resume}: not a VITS run folder (no {RUN_FILE})")
-        info = json.loads(info_path.read_text())
-        options = VitsTrainOptions(**info["options"])
-        if info.get("backend") == "mms":
-            backend, _ = mms_training.build(Path(info["dataset"]), info["base"], options, info.get("mms_options") or {}, log=log)
-        else:
-            backend, _ = build_backend(Path(info["dataset"]), info["base"], options, log=log)
-        if select_by:
-            overrides = {**overrides, "select_metric": SELECT[select_by][0], "select_mode": SELECT[select_by][1]}
-        cfg = load_config(Path(resume) / "config.yaml", overrides)
-        return engine.resume(backend, resume, overrides, show_progress=show_progress,
-                             on_checkpoint=_scorer(cfg, Path(info["dataset"])))
+    given = given or {}
     if select_by is not None and select_by not in SELECT:
         raise VoicetuneError(f"--select-by {select_by}: choose one of {', '.join(SELECT)}")
     if select_by:
         overrides = {**overrides, "select_metric": SELECT[select_by][0], "select_mode": SELECT[select_by][1]}
+    if resume is not None:
+        if not Path(resume).is_dir():
+            raise VoicetuneError(f"--resume {resume}: no such run folder; give the -o folder of `voicetune train`")
+        if not (Path(resume) / RUN_FILE).exists():
+            what = " (it is a dataset folder: pass it as --dataset)" if (Path(resume) / "dataset.json").exists() else ""
+            raise VoicetuneError(f"--resume {resume}: not a run folder{what}: no vits.json or xtts.json; give the -o "
+                                 "folder of `voicetune train`")
+        info = read_run_file(Path(resume))
+        check_flags(info.get("backend") or "vits", given, resume=True)
+        require_valid(info["dataset"])
+        options = VitsTrainOptions(**info["options"])
+        cfg = load_config(Path(resume) / "config.yaml", overrides)
+        scorer = _scorer(cfg, Path(info["dataset"]))
+        if info.get("backend") == "mms":
+            backend, _ = mms_training.build(Path(info["dataset"]), info["base"], options, info.get("mms_options") or {}, log=log)
+        else:
+            backend, _ = build_backend(Path(info["dataset"]), info["base"], options, speaker=info.get("speaker"),
+                                       log=log)
+        return engine.resume(backend, resume, overrides, show_progress=show_progress, on_checkpoint=scorer)
     if mms_training.is_hf_json(config):  # a finetune-hf-vits JSON config
         data, own = mms_training.read_hf_json(config, log)
         cfg, yaml_keys = config_from_dict(data, overrides, str(config)), set(data)
@@ -127,28 +161,34 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
     kind = mms_training.pick_backend(backend or own.get("backend"), base)
     if kind not in ("vits", "mms"):
         raise VoicetuneError(f"backend '{kind}' is not available in this build (vits, mms)")
+    check_flags(kind, given)
+    if Path(output).is_dir() and any(Path(output).iterdir()) and RUN.holds(Path(output)):
+        raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
+    check_output(output, RUN, log=log)
     # only a Lightning .ckpt brings its trained discriminator; ONNX voices and runs start a fresh one
     from voicetune.models.vits.hub import is_hub_checkpoint
 
     fresh = kind == "vits" and not (Path(str(base)).suffix.lower() == ".ckpt" or is_hub_checkpoint(str(base)))
-    options = vits_options(own, freeze, str(config or "command line"), fresh, log)
+    options = vits_options(own, freeze, str(config or "command line"), fresh, log, train=train)
     if bootstrap_steps is not None:  # the CLI flags win over the config's vits.bootstrap
         options.bootstrap.enc_q_steps = bootstrap_steps
     if bootstrap_sentences is not None:
         options.bootstrap.sentences = bootstrap_sentences
-    if Path(output).exists() and any(Path(output).iterdir()):
-        raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
     from voicetune.data.dataset import load_dataset
 
     if kind == "mms":
         dataset = mms_training.dataset_folder(dataset, own, Path(output), mms_flags or {}, log)
+    require_valid(dataset)
     advise(cfg, len(load_dataset(dataset).train), overrides, yaml_keys)
     _check_schedule(cfg, Path(dataset))  # before minutes of bootstrap, not after
+    scorer = _scorer(cfg, Path(dataset))
     if kind == "mms":
         flags = {k: v for k, v in (mms_flags or {}).items() if v is not None}  # CLI flags win over the config
+        if speaker is not None:
+            flags.setdefault("filter_speaker", speaker)
         backend, info = mms_training.build(Path(dataset), base, options, {**own.get("mms", {}), **flags},
                                            given=own.get("vits") or {}, log=log)
     else:
-        backend, info = build_backend(Path(dataset), base, options, log=log)
+        backend, info = build_backend(Path(dataset), base, options, speaker=speaker, log=log)
     write_run_info(Path(output), info)
-    return engine.fit(backend, cfg, output, show_progress=show_progress, on_checkpoint=_scorer(cfg, Path(dataset)))
+    return engine.fit(backend, cfg, output, show_progress=show_progress, on_checkpoint=scorer)

@@ -7,22 +7,23 @@ from pathlib import Path
 
 def say_xtts_cli(text: str | None, voice: str, output: Path | None, *, lines: Path | None,
                  speaker_wav: list[Path] | None, language: str | None, seed: int | None, device: str,
-                 sentence_silence: float) -> list[Path]:
+                 sentence_silence: float, overwrite: bool = False) -> list[Path]:
     from voicetune.audio import write_wav
     from voicetune.commands.progress import console
     from voicetune.models.xtts.voice import load_xtts_voice, say_xtts
-    from voicetune.synth import read_lines
+    from voicetune.synth import read_lines, write_lines
 
     v = load_xtts_voice(voice, device=device)
     opts = dict(speaker_wavs=speaker_wav or None, language=language, seed=seed, sentence_silence=sentence_silence)
     if lines is not None:
         out_dir = output or Path("say")
         texts = read_lines(lines)
-        written = []
-        for i, line in enumerate(texts, 1):
-            path = out_dir / f"{i:04d}.wav"
-            write_wav(path, say_xtts(line, v, **opts), v.sample_rate)
-            written.append(path)
+        if not texts:
+            from voicetune.errors import VoicetuneError
+
+            raise VoicetuneError(f"{lines}: no lines to say (empty or only comments)")
+        written = write_lines(out_dir, texts, lambda line: say_xtts(line, v, **opts), v.sample_rate,
+                              overwrite=overwrite, source=str(lines))
         console.print(f"wrote {len(written)} wav(s) to {out_dir}/ ({v.sample_rate} Hz)")
         return written
     out = output or Path("say.wav")

@@ -6,14 +6,13 @@ dataset (clear, 6-10 s), ``MODEL_CARD.md`` and ``samples/{short,medium,long}/``.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import torch
 
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import replace_dir, write_json, write_text
+from voicetune.fileio import write_json, write_text
 from voicetune.models.xtts.base import LICENCE, XttsBase
 from voicetune.models.xtts.model import load_model_state
 from voicetune.models.xtts.run import load_run_gpt, run_vocab
@@ -44,24 +43,22 @@ def choose_reference(dataset: Path) -> tuple[Path, str] | None:
     ideal = [c for c in clips if 6.0 <= c.duration <= 10.0]
     if ideal:
         best = max(ideal, key=lambda c: (c.snr_db or 0.0, c.asr_confidence or 0.0, -abs(c.duration - 8.0)))
-        return dataset / best.audio_file, f"{best.id}: {best.duration:.1f} s, SNR {best.snr_db or 0:.0f} dB"
+        from voicetune.data.quality import format_snr
+
+        return dataset / best.audio_file, f"{best.id}: {best.duration:.1f} s, SNR {format_snr(best.snr_db)} dB"
     best = min(clips, key=lambda c: abs(c.duration - 8.0))
     return dataset / best.audio_file, f"{best.id}: {best.duration:.1f} s (no 6-10 s clip in the dataset)"
 
 
-def export_xtts(run: str | Path, output: str | Path, *, which: str = "best", fp16: bool = False,
-                samples: bool = True, log=print):
-    from voicetune.export import SAMPLE_TEXTS, ExportResult, _checkpoint_reason
+def export_xtts(run: str | Path, output: str | Path, build, *, which: str = "best", fp16: bool = False,
+                 samples: bool = True, log=print):
+    """``build``: the checked output folder (voicetune.export.start_export)."""
+    from voicetune.export import SAMPLE_TEXTS, ExportResult, _checkpoint_reason, write_voice_marker
 
     output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise VoicetuneError(f"{output}: exists and is a file; -o names the voice folder to create")
     gpt, tokenizer, info, ckpt, run_dir = load_run_gpt(Path(run), which)
     base = XttsBase(Path(info["base"]), info["base_source"])
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with build as tmp:
         state = compact_state(load_model_state(base.path("model.pth")), gpt.state_dict(), fp16)
         torch.save({"model": state}, tmp / "model.pth")
         del state
@@ -82,9 +79,8 @@ def export_xtts(run: str | Path, output: str | Path, *, which: str = "best", fp1
             shutil.copy2(ref[0], tmp / "reference.wav")
         write_text(tmp / "MODEL_CARD.md", _card(run_dir, info, ckpt, ref, fp16, _checkpoint_reason(run_dir, ckpt)))
         written = _samples(tmp, SAMPLE_TEXTS, lang) if samples and ref is not None else []
-        replace_dir(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        write_voice_marker(tmp, "xtts-fp16" if fp16 else "xtts", ckpt)
+        build.commit()
     return ExportResult(output, output / "model.pth", output / "config.json", ckpt,
                         [output / p.relative_to(tmp) for p in written])
 

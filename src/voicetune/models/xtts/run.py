@@ -130,7 +130,12 @@ def checkpoint_for(target: Path, which: str = "best") -> tuple[Path, Path]:
 
 
 def run_vocab(run_dir: Path, info: dict) -> Path:
-    return run_dir / info["vocab"] if info.get("vocab") else Path(info["base"]) / "vocab.json"
+    """The run's own extended vocabulary (a file inside the run folder), else the base's."""
+    from voicetune.folders import contained
+
+    if not info.get("vocab"):
+        return Path(info["base"]) / "vocab.json"
+    return contained(run_dir, str(info["vocab"]), run_dir / RUN_FILE)
 
 
 def load_run_gpt(target: Path, which: str = "best"):

@@ -1,18 +1,14 @@
 """Text -> XTTS token ids, for coqui's 17 languages and for new ones.
 
 coqui's ``VoiceBpeTokenizer.encode`` raises for a language outside its built-in list; a new
-language (seed 003) gets voicetune's cleaning instead: Unicode NFC, lower case, numbers spelled
-out with num2words when it knows the language, quotes dropped, whitespace collapsed. The wire
+language (seed 003) gets voicetune's normaliser instead (voicetune.text.normalize, the one that
+cleans dataset transcripts), then lower case and no double quotes, as coqui's cleaners do. The wire
 format is the same as coqui's: ``[xx]`` + text with spaces as ``[SPACE]``.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 BUILTIN = {"en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh", "ja", "hu", "ko", "hi"}
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
 def base_language(lang: str) -> str:
@@ -21,19 +17,9 @@ def base_language(lang: str) -> str:
 
 
 def clean_new_language(text: str, lang: str) -> str:
-    text = unicodedata.normalize("NFC", text).replace('"', "").replace("“", "").replace("”", "")
-    text = text.lower()
+    from voicetune.text.normalize import normalize_text
 
-    def spell(m: re.Match) -> str:
-        try:
-            from num2words import num2words
-
-            return num2words(m.group(0).replace(",", "."), lang=lang)
-        except (NotImplementedError, ImportError, ValueError, OverflowError):
-            return m.group(0)
-
-    text = _NUMBER.sub(spell, text)
-    return " ".join(text.split())
+    return " ".join(normalize_text(text, lang).replace('"', "").lower().split())
 
 
 def clean(text: str, lang: str) -> str:

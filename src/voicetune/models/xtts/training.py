@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from voicetune.errors import VoicetuneError
 from voicetune.models.xtts.run import RUN_FILE, build_backend, read_run_info, run_vocab, write_run_info
 from voicetune.train.config import TrainConfig, config_from_dict, read_yaml
+from voicetune.train.flags import check_flags
 
 _OWN_KEYS = ("xtts", "dataset", "base", "backend")
 
@@ -105,12 +106,17 @@ def apply_defaults(cfg: TrainConfig, options, given: set[str], n_train: int) -> 
 
 def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
                  resume: Path | None, overrides: dict[str, Any], preset: str | None = None,
-                 show_progress: bool = True, log=print):
+                 show_progress: bool = True, given: dict[str, Any] | None = None, log=print):
+    """``given``: the CLI flags the user set (flag -> value), checked against what XTTS uses."""
+    from voicetune.data.manage import require_valid
+    from voicetune.folders import RUN, check_output
     from voicetune.train import engine
 
+    check_flags("xtts", given or {}, resume=resume is not None)
     if resume is not None:
         run_dir = Path(resume)
         info = read_run_info(run_dir)
+        require_valid(info["dataset"])
         options = xtts_options({"xtts": info["options"]}, str(run_dir / RUN_FILE))
         backend, _ = build_backend(Path(info["dataset"]), info["base"], options, run_dir,
                                    vocab=run_vocab(run_dir, info) if info.get("vocab") else None, log=log)
@@ -122,10 +128,12 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
         raise VoicetuneError("give --dataset DATASET, --base XTTS_FOLDER and -o RUN (or --resume RUN)")
     options = xtts_options(own, str(config or "command line"), preset)
     output = Path(output)
-    if output.exists() and any(output.iterdir()):
+    if output.is_dir() and RUN.holds(output):
         raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
+    check_output(output, RUN, log=log)
     from voicetune.data.dataset import load_dataset
 
+    require_valid(dataset)
     apply_defaults(cfg, options, given, len(load_dataset(dataset).train))
     output.mkdir(parents=True, exist_ok=True)
     backend, info = build_backend(Path(dataset), base, options, output, log=log)

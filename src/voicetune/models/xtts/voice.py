@@ -84,15 +84,14 @@ def say_xtts(text: str, voice: XttsVoice, *, speaker_wavs: list[Path] | None = N
              temperature: float = 0.75, seed: int | None = None, sentence_silence: float = 0.2) -> np.ndarray:
     import torch
 
-    from voicetune.synth import join_sentences
+    from voicetune.synth import join_sentences, require_words
     from voicetune.text.sentences import split_sentences
 
     wavs = speaker_wavs or [voice.folder / REFERENCE]
     for w in wavs:
         if not Path(w).is_file():
             raise VoicetuneError(f"{w}: reference clip not found; give --speaker-wav FILE (6-10 s of the voice)")
-    if not text or not text.strip():
-        raise VoicetuneError("nothing to say: the text is empty")
+    require_words(text)
     latent, speaker = conditioning(voice, [Path(w) for w in wavs])
     lang = language or voice.language
     parts = []
