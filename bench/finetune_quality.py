@@ -47,6 +47,10 @@ CONFIGS: dict[str, str] = {
     "dec+comb": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_comb: 10\n",
     "dec+stft+comb": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_stft: 45\n  c_comb: 10\n",
     "encq-frozen+dec+comb": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q]\n  c_comb: 10\n",
+    # decoder and posterior encoder frozen: only the prior learns z_q (no buzz can be trained into
+    # the decoder, and enc_q cannot drift to the 86 Hz attractor of bench/posterior_recon.py)
+    "F-flow": BENCH + "vits:\n  freeze: [enc_p, dp, dec, enc_q]\n  prior_warmup_steps: 0\n" + BOOT,
+    "F-encp-flow": BENCH + "vits:\n  freeze: [dp, dec, enc_q]\n  prior_warmup_steps: 0\n" + BOOT,
     "L-dec-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec]\n" + BOOT,
     "L-dec-frozen-encq-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec, enc_q]\n" + BOOT,
     "L-res-encq-frozen-dwarm": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q, dec.conv_pre, dec.ups]\n"

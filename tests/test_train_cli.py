@@ -157,7 +157,9 @@ def test_freeze_adds_train_removes_none_clears():
 
     quiet = lambda *a: None  # noqa: E731
     assert vits_options({}, None, "cli", True, quiet).freeze == DEFAULT_FREEZE
-    assert vits_options({}, ["flow"], "cli", True, quiet).freeze == [*DEFAULT_FREEZE, "flow"]
+    assert vits_options({}, ["emb_g"], "cli", True, quiet).freeze == [*DEFAULT_FREEZE, "emb_g"]
+    with pytest.raises(VoicetuneError, match="freezes everything inference uses"):  # the default + flow: nothing
+        vits_options({}, ["flow"], "cli", True, quiet)
     assert vits_options({}, None, "cli", True, quiet, train=["dec"]).freeze == [g for g in DEFAULT_FREEZE if g != "dec"]
     assert vits_options({}, ["none"], "cli", True, quiet).freeze == []
     assert vits_options({}, ["none", "dec"], "cli", True, quiet).freeze == ["dec"]

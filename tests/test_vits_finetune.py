@@ -171,3 +171,42 @@ def test_lr_mult_scales_one_group_and_rejects_unknown_groups(tiny_run):
     with pytest.raises(VoicetuneError, match="unknown group"):
         VitsBackend(backend.model, backend.voice, backend.features, VitsTrainOptions(lr_mult={"decoder": 0.1}),
                     backend.phonemizer)
+
+
+def test_with_decoder_and_posterior_frozen_only_the_prior_trains(tmp_path, dataset, joe_voice):
+    """The waveform losses cannot reach a trainable weight: the step trains the flow by the KL,
+    leaves the discriminator untouched, and still logs a mel loss comparable with the eval's."""
+    from voicetune.models.vits.features import FeatureCache
+    from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.models.vits.run import write_run_info
+    from voicetune.train.config import TrainConfig
+    from voicetune.train.engine import fit
+
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    model = VitsModel(cfg)
+    cache = FeatureCache(dataset, joe_voice, cfg)
+    features = cache.build(load_dataset(dataset))
+    options = VitsTrainOptions(disc_periods=[2], prior_warmup_steps=0, segment_size=4096, samples=0,
+                               freeze=["enc_p", "dp", "dec", "enc_q"])
+    backend = VitsBackend(model, joe_voice, features, options, cache.phonemizer, eval_texts=["A short test."])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    disc = dict(backend.modules())["disc"]
+    disc_before = {k: v.clone() for k, v in disc.state_dict().items()}
+    run = tmp_path / "run"
+    write_run_info(run, {"format_version": 1, "voice": joe_voice.to_piper_dict(), "model_config": cfg.to_dict(),
+                         "options": options.model_dump(), "dataset": str(dataset), "base": "random"})
+    train_cfg = TrainConfig(max_steps=12, epochs=None, batch_size=4, eval_every=6, log_every=1, device="cpu",
+                            seed=0, optimizer={"lr": 2e-3})
+    assert fit(backend, train_cfg, run, show_progress=False).status == "finished"
+    after = model.state_dict()
+    moved = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert moved == {"flow"}, moved
+    assert all(torch.equal(v, disc.state_dict()[k]) for k, v in disc_before.items())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train = [r["loss"] for r in rows if r["event"] == "train"]
+    assert len(train) == 12 and all("disc" not in r and r["mel"] > 0 for r in train)
+    assert all(r["loss"] == pytest.approx(r["mel"] + r["kl"] + r["dur"], rel=1e-4) for r in train)
+    kl = [r["kl"] for r in train]
+    assert np.mean(kl[-3:]) < np.mean(kl[:3]), kl  # the flow learns to map z_q onto the prior

@@ -240,7 +240,8 @@ def base_speech(model, phonemizer, texts: list[str], seed: int = 0, progress: Pr
 
 def bootstrap(model, phonemizer, texts: list[str], options: BootstrapOptions | None = None, *,
               max_minutes: float | None = None, seed: int = 0, progress: Progress | None = None,
-              partial: Path | None = None, items: list[dict] | None = None) -> BootstrapReport:
+              partial: Path | None = None, items: list[dict] | None = None,
+              log: Callable[[str], None] | None = None) -> BootstrapReport:
     """Distill enc_q (and the SDP's training half, if the model has an SDP) in place.
 
     ``partial``: a file the encoder's state is saved to every SNAPSHOT_EVERY steps; when it exists
@@ -260,6 +261,9 @@ def bootstrap(model, phonemizer, texts: list[str], options: BootstrapOptions | N
     minutes = sum(it["audio"].shape[-1] for it in items) / model.config.sample_rate / 60
     before = _mel_l1(model, held)
     start = _load_partial(model, partial) if partial is not None else 0
+    if start and log is not None:
+        log(f"bootstrap: posterior encoder: continuing from step {start} of {opts.enc_q_steps} "
+            f"(snapshot {partial}; the optimizer restarts)")
     remaining = deadline - time.monotonic()
     enc_deadline = time.monotonic() + (remaining * 0.75 if remaining != float("inf") else remaining)
     snap = (lambda step: _save_partial(model, partial, step)) if partial is not None else None
@@ -309,8 +313,11 @@ def _load_partial(model, path: Path) -> int:
 
 
 def cache_key(base_sha: str, texts: list[str], opts: BootstrapOptions) -> str:
-    """What the bootstrap learned from: the base's weights, the text it read and every option."""
-    blob = json.dumps({"texts": texts[: opts.sentences], "options": opts.model_dump()}, sort_keys=True)
+    """What the bootstrap learned from: the base's weights, the text it read and every option that
+    is not at its default (so a new option, added with a default that keeps the old behaviour,
+    leaves existing caches valid)."""
+    changed = {k: v for k, v in opts.model_dump().items() if v != BootstrapOptions.model_fields[k].get_default(call_default_factory=True)}
+    blob = json.dumps({"texts": texts[: opts.sentences], "options": changed}, sort_keys=True)
     return f"{base_sha[:16]}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 

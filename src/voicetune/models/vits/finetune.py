@@ -161,12 +161,36 @@ class VitsBackend:
             out[f"note {i + 1}"] = note
         return out
 
-    def _forward(self, gen, batch):
+    def _forward(self, gen, batch, decode: bool = True):
         sid = batch["sid"] if self.model.config.n_speakers > 1 else None
-        out = gen(batch["ids"], batch["ids_lengths"], batch["spec"], batch["spec_lengths"], sid)
+        out = gen(batch["ids"], batch["ids_lengths"], batch["spec"], batch["spec_lengths"], sid, decode=decode)
         hop = self.model.config.hop_length
         y = commons.slice_segments(batch["audio"], out.ids_slice * hop, self.options.segment_size)
         return out, y
+
+    def _waveform_trains(self) -> bool:
+        """Whether a loss on the decoded audio can reach a trainable weight this step. The decoder
+        reads z from the posterior encoder, so with both frozen the mel, STFT and adversarial losses
+        train nothing: only the KL (flow, text encoder) and the duration loss do."""
+        return any(p.requires_grad for m in (self.model.dec, self.model.enc_q) for p in m.parameters())
+
+    def _prior_step(self, gen, batch, ctx):
+        """A step with the decoder and posterior encoder frozen: the prior losses backpropagate, the
+        decoder runs without gradients for the logged mel (so train and eval losses stay comparable)
+        and the discriminator, which could guide nothing, is not trained."""
+        o = self.options
+        with ctx.only("gen"), ctx.autocast():
+            out, y = self._forward(gen, batch, decode=False)
+            prior = self._prior_losses(out)
+            loss = prior["kl"] + prior["dur"]
+        ctx.backward("gen", loss)
+        ctx.step("gen")
+        with torch.no_grad(), ctx.autocast():
+            g = gen.speaker_embedding(batch["sid"]) if self.model.config.n_speakers > 1 else None
+            z = commons.slice_segments(out.z, out.ids_slice, self.model.config.segment_frames)
+            y_hat = gen.dec(z, g=g)
+            mel = torch.nn.functional.l1_loss(self._mel(y_hat.float()), self._mel(y.float())) * o.c_mel
+        return {k: v.detach() for k, v in {"loss": loss + mel, "mel": mel, **prior}.items()}
 
     def _prior_losses(self, out) -> dict[str, torch.Tensor]:
         o = self.options
@@ -179,6 +203,8 @@ class VitsBackend:
         gen, disc = ctx.modules["gen"], ctx.modules["disc"]
         o = self.options
         disc_only = ctx.global_step < o.disc_warmup_steps  # the generator waits for the discriminator
+        if not disc_only and not self._waveform_trains():
+            return self._prior_step(gen, batch, ctx)
         with ctx.autocast(), torch.set_grad_enabled(not disc_only):
             out, y = self._forward(gen, batch)
         y_hat = out.audio_hat

@@ -198,8 +198,12 @@ class VitsModel(nn.Module):
         spec: torch.Tensor,
         spec_lengths: torch.Tensor,
         sid: torch.Tensor | None = None,
+        decode: bool = True,
     ) -> TrainOutput:
-        """x: phoneme ids [b, t_x]; spec: linear spectrogram [b, spec_channels, t_y] (mel.spectrogram)."""
+        """x: phoneme ids [b, t_x]; spec: linear spectrogram [b, spec_channels, t_y] (mel.spectrogram).
+
+        ``decode=False`` stops before the decoder (``audio_hat`` is None); the caller slices and
+        decodes ``z`` itself when it wants audio without gradients."""
         x, m_p, logs_p, x_mask = self.enc_p(x, x_lengths)
         g = self.speaker_embedding(sid)
         z, m_q, logs_q, y_mask = self.enc_q(spec, spec_lengths, g=g)
@@ -220,7 +224,7 @@ class VitsModel(nn.Module):
         logs_p = torch.matmul(attn.squeeze(1), logs_p.transpose(1, 2)).transpose(1, 2)
 
         z_slice, ids_slice = commons.rand_slice_segments(z, spec_lengths, self.config.segment_frames)
-        audio_hat = self.dec(z_slice, g=g)
+        audio_hat = self.dec(z_slice, g=g) if decode else None
         return TrainOutput(audio_hat, l_length, attn, ids_slice, x_mask, y_mask, z, z_p, m_p, logs_p, m_q, logs_q)
 
     @staticmethod

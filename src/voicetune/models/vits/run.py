@@ -173,7 +173,7 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
     notes = []
     if needs_bootstrap:
         report = cached_bootstrap(model, phonemizer, info["base_sha256"], options.bootstrap,
-                                  max_minutes=bootstrap_minutes, progress=stage_logger(log, "bootstrap"))
+                                  max_minutes=bootstrap_minutes, progress=stage_logger(log, "bootstrap"), log=log)
         info["bootstrap"] = asdict(report)
         notes += report.lines()
         for line in report.lines():

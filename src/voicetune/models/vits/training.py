@@ -112,6 +112,21 @@ def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
     LRSchedule(cfg.scheduler, run_length(n, cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps))
 
 
+def scale_bootstrap(opts, steps: int) -> None:
+    """``--bootstrap-steps N`` sizes the whole bootstrap, not only its posterior-encoder stage: the
+    duration predictor gets the share of N the defaults give it (150 of 300), and fewer sentences
+    are synthesized when N steps could not read them all: each step reads ``batch`` crops of
+    ``bootstrap.CROP`` frames, and a built-in sentence gives about two (Joe: 9.5 min over 180)."""
+    from voicetune.models.vits.bootstrap import BootstrapOptions, distillation_texts
+
+    default = BootstrapOptions()
+    opts.enc_q_steps = steps
+    opts.sdp_steps = min(opts.sdp_steps, max(1, round(steps * default.sdp_steps / default.enc_q_steps)))
+    needed = max(4, -(-steps * opts.batch // 2))
+    if needed < min(opts.sentences or 10**9, len(distillation_texts())):
+        opts.sentences = needed
+
+
 def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
                  resume: Path | None, overrides: dict[str, Any], freeze: list[str] | None = None,
                  train: list[str] | None = None, speaker: str | None = None,
@@ -171,7 +186,7 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
     fresh = kind == "vits" and not (Path(str(base)).suffix.lower() == ".ckpt" or is_hub_checkpoint(str(base)))
     options = vits_options(own, freeze, str(config or "command line"), fresh, log, train=train)
     if bootstrap_steps is not None:  # the CLI flags win over the config's vits.bootstrap
-        options.bootstrap.enc_q_steps = bootstrap_steps
+        scale_bootstrap(options.bootstrap, bootstrap_steps)
     if bootstrap_sentences is not None:
         options.bootstrap.sentences = bootstrap_sentences
     from voicetune.data.dataset import load_dataset
