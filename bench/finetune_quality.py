@@ -35,8 +35,8 @@ from quality_targets import DEFAULT_OUT, TARGETS, build_target, evaluate, goals,
 # Lever configurations: YAML given to `voicetune train --config`. BENCH pins what the levers are
 # compared under (batch 4, AdamW 2e-4 constant, no early stop) so that one lever changes at a time.
 BENCH = "optimizer:\n  lr: 0.0002\nscheduler:\n  name: constant\nearly_stop:\n  enabled: false\nbatch_size: 4\n"
-# the posterior-encoder bootstrap the lever runs share (bench/posterior_recon.py, "long")
-BOOT = "  bootstrap:\n    enc_q_steps: 1800\n"
+# the posterior-encoder bootstrap the L-/F- lever runs share (bench/posterior_recon.py, "long")
+BOOT = "  bootstrap:\n    enc_q_steps: 1800\n    lr: 0.0005\n    lr_schedule: constant\n"
 CONFIGS: dict[str, str] = {
     "default": "",  # the product's defaults: nothing but --max-minutes
     "dec-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec]\n",
@@ -50,6 +50,7 @@ CONFIGS: dict[str, str] = {
     # decoder and posterior encoder frozen: only the prior learns z_q (no buzz can be trained into
     # the decoder, and enc_q cannot drift to the 86 Hz attractor of bench/posterior_recon.py)
     "F-flow": BENCH + "vits:\n  freeze: [enc_p, dp, dec, enc_q]\n  prior_warmup_steps: 0\n" + BOOT,
+    "F-flow-cos": BENCH + "vits:\n  freeze: [enc_p, dp, dec, enc_q]\n  prior_warmup_steps: 0\n",  # = default bootstrap
     "F-encp-flow": BENCH + "vits:\n  freeze: [dp, dec, enc_q]\n  prior_warmup_steps: 0\n" + BOOT,
     "L-dec-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec]\n" + BOOT,
     "L-dec-frozen-encq-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec, enc_q]\n" + BOOT,

@@ -47,8 +47,8 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     assert info["bootstrap"]["mel_l1_after"] < 0.99 * info["bootstrap"]["mel_l1_before"]
     assert info["bootstrap"]["dur_nll_after"] < info["bootstrap"]["dur_nll_before"]
     assert info["import"]["absent"]["enc_q"] > 0
-    # no vits.freeze given and a fresh discriminator: the decoder stays frozen (it would buzz at 86 Hz)
-    assert info["options"]["freeze"] == ["enc_p", "dp", "dec"]
+    # no vits.freeze given and a fresh discriminator: decoder and posterior encoder stay frozen (the buzz)
+    assert info["options"]["freeze"] == ["enc_p", "dp", "dec", "enc_q"]
     assert (run / "config.yaml").exists() and "derived" in (run / "config.yaml").read_text()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
     # --select-by wer: each checkpoint was evaluated by listening and the best picked by it (a random

@@ -264,3 +264,14 @@ def test_a_budget_that_fits_no_step_is_refused(tmp_path):
     with pytest.raises(VoicetuneError, match="not one step fits"):
         fit(RegressionBackend(step_sleep=0.5), _cfg(epochs=None, max_minutes=0.001), tmp_path / "r",
             show_progress=False)
+
+
+def test_a_short_budget_holds_fewer_evals_not_fewer_steps():
+    from voicetune.train import probe
+
+    # Joe on one busy core: 16 s a step, 74 s an eval + checkpoint, 123 s of timing, 15 minutes
+    p = probe.plan(15, 16.09, 70.0, 4.0, listening=False, spent=123.0)
+    assert p.evals == 3 and p.steps == (900 - 3 * 74 - 123) // 16.09  # ten evals would leave 2 steps
+    assert "3 evals/checkpoints (74 s each)" in p.explain
+    cheap = probe.plan(15, 1.0, 1.0, 0.5, listening=False)
+    assert cheap.evals == probe.EVALS_PER_RUN and cheap.steps == 900 - 15

@@ -37,7 +37,7 @@ def train(
     lr: float = typer.Option(None, "--lr"),
     optimizer: str = typer.Option(None, "--optimizer", help="adamw | adam | sgd | rmsprop"),
     scheduler: str = typer.Option(None, "--scheduler", help="exponential | cosine_restarts | step | constant"),
-    eval_every: int = typer.Option(None, "--eval-every", help="Optimizer steps between evals (default: each epoch)."),
+    eval_every: int = typer.Option(None, "--eval-every", help="Optimizer steps between evals (default: about 10 evals over the run)."),
     save_every: int = typer.Option(None, "--save-every"),
     keep: int = typer.Option(None, "--keep", help="Checkpoints kept by the selection metric (plus the last)."),
     seed: int = typer.Option(None, "--seed"),
@@ -50,7 +50,7 @@ def train(
     speaker: str = typer.Option(None, "--speaker", help="Train on this dataset speaker's clips only (needed for a "
                                 "multi-speaker dataset on a single-speaker base)."),
     bootstrap_steps: int = typer.Option(None, "--bootstrap-steps", help="Posterior-encoder distillation steps "
-                                        "(default 300, or vits.bootstrap.enc_q_steps in --config; Piper ONNX bases)."),
+                                        "(default 900, or vits.bootstrap.enc_q_steps in --config; Piper ONNX bases; sizes every stage)."),
     backend: str = typer.Option(None, "--backend", help="vits | mms | xtts (default: from --base; a transformers VITS "
                                 "folder/hub id means mms, a folder with XTTS files means xtts)."),
     speaker_column: str = typer.Option(None, "--speaker-column", help="MMS: speaker column when --dataset is a "

@@ -181,6 +181,7 @@ class _Run:
             cfg.derive("max_steps", self.step + plan.steps,
                        plan.explain + (f", after the {self.step} steps already done" if self.step else ""))
             cfg.derived[probe.LENGTH_FROM] = "max_minutes"
+            self.planned_evals = plan.evals
         self.length = run_length(len(self.train_ds), cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps,
                                  self.world)
         self.total = self.length.total_steps
@@ -190,8 +191,10 @@ class _Run:
             cfg.derived["run.total_steps"] = f"{self.total}: {self.length.explain} (changed on resume at step {self.step})"
         cfg.derived.setdefault("run.total_steps", f"{self.total}: {self.length.explain}")
         if cfg.eval_every is None:
-            every = max(1, self.total // probe.EVALS_PER_RUN)
-            cfg.derive("eval_every", every, f"about {probe.EVALS_PER_RUN} evals over the run's {self.total} steps")
+            evals = getattr(self, "planned_evals", probe.EVALS_PER_RUN)
+            every = max(1, self.total // evals)
+            cfg.derive("eval_every", every, f"about {evals} evals over the run's {self.total} steps"
+                       + ("" if evals == probe.EVALS_PER_RUN else f" (what {probe.EVAL_SHARE:.0%} of the budget holds)"))
         for option, why in (getattr(backend, "fit_run_length", None) or (lambda _n: {}))(self.total).items():
             cfg.derived[f"{backend.name}.{option}"] = why
         self.rules = list(getattr(backend, "freeze_rules", list)())

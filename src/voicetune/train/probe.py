@@ -26,6 +26,10 @@ from voicetune.errors import VoicetuneError
 LENGTH_FROM = "run.length_from"  # config.yaml's record that max_steps was sized from the budget
 PROBE_STEPS = 3  # the first is warm-up; the median of the rest is the step time
 EVALS_PER_RUN = 10  # the eval interval the advisor aims for (cfg.eval_every derived as total / 10)
+# ... but evals and checkpoints take at most this share of a --max-minutes budget: a VITS eval of Joe
+# (the eval split through the decoder + 3 spoken samples + a checkpoint) measured 74 s on one busy
+# core, so ten of them would have left 2 steps of a 15-minute budget (bench/finetune_quality.py)
+EVAL_SHARE = 0.25
 LISTEN_SECONDS = 30.0  # one listening evaluation per checkpoint (--select-by other than loss)
 
 
@@ -37,6 +41,7 @@ class BudgetPlan:
     save_seconds: float
     overhead_seconds: float
     explain: str
+    evals: int = EVALS_PER_RUN  # how many evals the budget holds: eval_every is sized from it
 
 
 def _median_batch(dataset: Any, batch_size: int) -> list[int]:
@@ -133,19 +138,22 @@ def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]
 
 def plan(budget_minutes: float, step_seconds: float, eval_seconds: float, save_seconds: float,
          listening: bool, spent: float = 0.0) -> BudgetPlan:
-    """Steps that fit the budget with ~EVALS_PER_RUN evals and checkpoints inside it.
+    """Steps that fit the budget with ~EVALS_PER_RUN evals and checkpoints inside it, fewer when
+    they would take more than EVAL_SHARE of it (at least one: the run's end is evaluated).
 
     ``spent``: seconds of the budget already used (the probe itself: the budget clock starts before it)."""
     per_eval = eval_seconds + save_seconds + (LISTEN_SECONDS if listening else 0.0)
-    overhead = EVALS_PER_RUN * per_eval + spent
-    usable = budget_minutes * 60 - overhead
+    budget = budget_minutes * 60
+    evals = max(1, min(EVALS_PER_RUN, math.floor(EVAL_SHARE * budget / per_eval) if per_eval > 0 else EVALS_PER_RUN))
+    overhead = evals * per_eval + spent
+    usable = budget - overhead
     steps = math.floor(usable / step_seconds) if step_seconds > 0 else 0
     if steps < 1:
         raise VoicetuneError(
-            f"--max-minutes {budget_minutes:g}: one optimizer step takes {step_seconds:.1f} s here and ~{EVALS_PER_RUN} "
-            f"evals/checkpoints {overhead:.0f} s, so not one step fits; give more minutes or --max-steps"
+            f"--max-minutes {budget_minutes:g}: one optimizer step takes {step_seconds:.1f} s here and {evals} "
+            f"eval/checkpoint(s) {overhead:.0f} s, so not one step fits; give more minutes or --max-steps"
         )
     explain = (f"{budget_minutes:g} min budget: {step_seconds:.2f} s per optimizer step (measured) and "
-               f"{overhead - spent:.0f} s for ~{EVALS_PER_RUN} evals/checkpoints"
+               f"{overhead - spent:.0f} s for {evals} evals/checkpoints ({per_eval:.0f} s each)"
                + (f" and {spent:.0f} s of timing" if spent >= 1 else "") + f" = {steps} steps")
-    return BudgetPlan(steps, step_seconds, eval_seconds, save_seconds, overhead, explain)
+    return BudgetPlan(steps, step_seconds, eval_seconds, save_seconds, overhead, explain, evals)

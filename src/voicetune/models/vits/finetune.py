@@ -5,8 +5,9 @@ The engine (voicetune.train) owns the loop; this file says what a VITS step is. 
 Piper's (mel 45, KL 1, duration 1, feature matching 1, adversarial 1).
 
 Fine-tuning knowledge built in (../shared/notes/finetune-experiment.md, piper-onnx-import.md):
-- KL starts near 25 with a freshly distilled posterior encoder: the prior (enc_p, dp, flow) stays
-  frozen for the first ``prior_warmup_steps`` so the KL shock does not damage it.
+- KL starts near 25 with a freshly distilled posterior encoder: when that encoder trains, the
+  prior (enc_p, dp, flow) stays frozen for the first ``prior_warmup_steps`` so the KL shock does
+  not damage it.
 - The decoder trained on mel L1 alone buzzes at the frame rate: the adversarial terms are on from
   the start (``adv_warmup_steps`` only delays them while a fresh discriminator catches up).
 """
@@ -131,7 +132,9 @@ class VitsBackend:
         for g, until in self.options.freeze_until.items():
             if g not in self.options.freeze:  # a fraction not yet resolved (run length unknown) is inactive
                 rules.append(FreezeRule(f"gen.{g}.", self._until.get(g, int(until) if until >= 1 else 0)))
-        if self.options.prior_warmup_steps:
+        # the warm-up lets the posterior encoder settle before the prior follows it: with enc_q
+        # frozen there is nothing to wait for (and with the decoder frozen too, nothing would train)
+        if self.options.prior_warmup_steps and "enc_q" not in self.options.freeze:
             until = self.options.disc_warmup_steps + self.options.prior_warmup_steps
             rules += [FreezeRule(f"gen.{g}.", until)
                       for g in ("enc_p", "dp", "flow") if g not in self.options.freeze]

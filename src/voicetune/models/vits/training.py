@@ -35,11 +35,13 @@ def read_config(path: Path | None, overrides: dict[str, Any]) -> tuple[TrainConf
     return config_from_dict(data, overrides, str(path) if path is not None else "training options"), own
 
 
-# bench/finetune_quality.py (docs/BENCHMARKS.md): fine-tuning Joe's HiFi-GAN decoder against a
-# fresh discriminator makes it buzz at the frame rate (28-67 % of voiced frames locked at 86 Hz
-# within minutes, also at a tenth of the LR); frozen, it stays clean (<= 5 %) while similarity
-# still rises (+0.06 in 12 CPU-minutes). So a Piper fine-tune freezes it unless told otherwise.
-DEFAULT_FREEZE = ["enc_p", "dp", "dec"]
+# bench/finetune_quality.py (docs/BENCHMARKS.md "Fine-tuning quality"): a HiFi-GAN decoder trained
+# against a fresh discriminator buzzes at the frame rate (28-67 % of voiced frames at 86 Hz within
+# minutes); with the decoder frozen but the distilled posterior encoder training, the encoder drifts
+# to the same 86-93 Hz (bench/posterior_recon.py) and the flow follows it. With both frozen only
+# the flow learns (the text encoder costs WER: 25-32 % when it trains): no buzz, pitch toward the
+# target. So a base without its training checkpoint freezes all four unless told otherwise.
+DEFAULT_FREEZE = ["enc_p", "dp", "dec", "enc_q"]
 
 
 def freeze_list(start: list[str], freeze: list[str] | None, train: list[str] | None, origin: str) -> list[str]:
