@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
 from voicetune.errors import VoicetuneError
 from voicetune.ui import data, listen, runs
@@ -45,8 +44,23 @@ def _guard(n_out: int) -> Callable:
     return wrap
 
 
-def _plot_frame(points: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(points or [], columns=["step", "value", "series"])
+def _plot(points: list[dict]):
+    """Loss and eval loss by step as a matplotlib figure. Not gr.LinePlot: it fixes its colour domain
+    from the first value it gets, so the eval series, which appears a few steps later, never drew."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.2), layout="tight")
+    ax = fig.add_subplot()
+    for series, style in (("loss", "-"), ("eval loss", "o-")):
+        pts = [(p["step"], p["value"]) for p in points if p["series"] == series]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), style, label=series, markersize=4)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    if points:
+        ax.legend(loc="upper right")
+    return fig
 
 
 def build(ws: Workspace) -> gr.Blocks:
@@ -75,8 +89,8 @@ def build(ws: Workspace) -> gr.Blocks:
                                   elem_id="base")
                 config = gr.Textbox(label="Config YAML in the workspace (optional)", elem_id="config")
             with gr.Row():
-                max_minutes = gr.Number(label="Max minutes", value=None, elem_id="max-minutes")
-                max_steps = gr.Number(label="Max steps", value=None, precision=0, elem_id="max-steps")
+                max_minutes = gr.Number(label="Max minutes (0: no limit)", value=None, elem_id="max-minutes")
+                max_steps = gr.Number(label="Max steps (0: no limit)", value=None, precision=0, elem_id="max-steps")
                 eval_every = gr.Number(label="Eval every (steps)", value=None, precision=0, elem_id="eval-every")
                 batch_size = gr.Number(label="Batch size", value=None, precision=0, elem_id="batch-size")
                 bootstrap = gr.Number(label="Bootstrap steps", value=None, precision=0, elem_id="bootstrap-steps")
@@ -88,8 +102,7 @@ def build(ws: Workspace) -> gr.Blocks:
             # what the last button did; the status line below is the run folder's state, re-read by the timer
             train_msg = gr.Markdown(elem_id="train-message")
             train_status = gr.Markdown(elem_id="train-status")
-            plot = gr.LinePlot(_plot_frame([]), x="step", y="value", color="series", label="Loss",
-                               elem_id="loss-plot", height=300)
+            plot = gr.Plot(label="Loss", elem_id="loss-plot")
             timer = gr.Timer(2.0)
 
         with gr.Tab("Listen"):
@@ -185,7 +198,7 @@ def build(ws: Workspace) -> gr.Blocks:
         def refresh(name):
             if not name:
                 going = runs.active_run(ws)
-                return _plot_frame([]), (f"run {going['run']} is training" if going else "no run yet")
+                return _plot([]), (f"run {going['run']} is training" if going else "no run yet")
             st = runs.run_state(ws, name)
             points = runs.loss_points(runs.run_dir(ws, name))
             total = f"/{st.total}" if st.total else ""
@@ -193,7 +206,7 @@ def build(ws: Workspace) -> gr.Blocks:
                     f"checkpoints: {', '.join(st.checkpoints) or 'none yet'}")
             if st.message:
                 text += f"  \n{st.message}"
-            return _plot_frame(points), text
+            return _plot(points), text
 
         timer.tick(refresh, run_pick, [plot, train_status])
         run_pick.change(refresh, run_pick, [plot, train_status])
