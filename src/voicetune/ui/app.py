@@ -126,6 +126,8 @@ def build(ws: Workspace) -> gr.Blocks:
                                     allow_custom_value=True, elem_id="export-which")
                 evaluate = gr.Checkbox(value=True, label="Evaluate it first if the run has no score (~25 s)",
                                        elem_id="export-evaluate")
+                speak_samples = gr.Checkbox(value=True, label="Spoken samples by length in the folder",
+                                            elem_id="export-samples")
             export_btn = gr.Button("Export (Piper voice)", variant="primary", elem_id="export")
             export_status = gr.Markdown(elem_id="export-status")
             zip_file = gr.File(label="Voice folder (zip)", interactive=False, elem_id="export-zip")
@@ -244,12 +246,12 @@ def build(ws: Workspace) -> gr.Blocks:
 
         # --- Export -----------------------------------------------------------------------------
         @_guard(3)
-        def do_export(run, which_, ev):
-            folder, zip_path, model_card = listen.export(ws, run, which_ or "best", bool(ev),
+        def do_export(run, which_, ev, with_samples):
+            folder, zip_path, model_card = listen.export(ws, run, which_ or "best", bool(ev), bool(with_samples),
                                                          log=lambda m: log.info("%s", m))
             return str(zip_path), model_card, f"exported {folder.relative_to(ws.root)} ({zip_path.name})"
 
-        export_btn.click(do_export, [export_run, which, evaluate], [zip_file, card, export_status])
+        export_btn.click(do_export, [export_run, which, evaluate, speak_samples], [zip_file, card, export_status])
 
         # --- a reload shows the workspace as it is ------------------------------------------------
         @_guard(6)

@@ -49,7 +49,8 @@ def speak(ws: Workspace, run: str, step: str, text: str) -> str:
     return str(out)
 
 
-def export(ws: Workspace, run: str, which: str, evaluate: bool, log=print) -> tuple[Path, Path, str]:
+def export(ws: Workspace, run: str, which: str, evaluate: bool, samples: bool = True,
+           log=print) -> tuple[Path, Path, str]:
     """export_run into voices/<run>/ (replacing an earlier export of the same run) and a zip of it.
     ``which``: best, last, or a checkpoint folder name. Returns (voice folder, zip, model card)."""
     from voicetune.export import export_run
@@ -58,7 +59,7 @@ def export(ws: Workspace, run: str, which: str, evaluate: bool, log=print) -> tu
     target = folder if which in ("best", "last") else folder / "checkpoints" / Path(which).name
     out = ws.voices / Path(run).name
     r = export_run(target, out, which=which if which in ("best", "last") else "best", name=Path(run).name,
-                   evaluate=evaluate, overwrite=True, log=log)
+                   samples=samples, evaluate=evaluate, overwrite=True, log=log)
     zip_base = ws.voices / Path(run).name
     zip_path = Path(shutil.make_archive(str(zip_base), "zip", root_dir=ws.voices, base_dir=out.name))
     card = (r.folder / "MODEL_CARD.md").read_text(encoding="utf-8")
