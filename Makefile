@@ -1,13 +1,13 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each sets itself up first.
 # `make setup` installs exactly requirements/ci.lock (what CI tested: Python 3.11, Linux x86_64,
-# CPU torch 2.13.0, extras dev,mms,xtts); `make lock` regenerates it from pyproject.toml.
+# CPU torch 2.13.0, extras dev,mms,xtts,ui); `make lock` regenerates it from pyproject.toml.
 # On a CUDA machine see README "Install".
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 LOCK := requirements/ci.lock
 LOCK_INPUTS := requirements/ci-constraints.txt
-EXTRAS := dev,mms,xtts
+EXTRAS := dev,mms,xtts,ui
 PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 # extra pip options, e.g. PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu" on a machine
@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml $(LOCK)
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) || echo "warning: could not install espeak-ng"; \
 	  else echo "note: install espeak-ng (apt-get install espeak-ng) for the espeak test voices"; fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium"; \
+	  else echo "note: install chromium (apt-get install chromium) for the browser test of voicetune ui"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "pip==$(PIP_VERSION)"
 	$(BIN)/python -m pip install -q $(PIP_ARGS) -r $(LOCK)

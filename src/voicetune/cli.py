@@ -31,6 +31,7 @@ _COMMANDS = [
     ("export", "export", "export"),
     ("say", "say", "say"),
     ("demo", "demo", "demo"),
+    ("ui", "ui", "ui"),
 ]
 _GROUPS = [("dataset", "app", "dataset")]
 

@@ -1,0 +1,66 @@
+"""Listen and Export tabs: a checkpoint's samples, `say` with it, and export + zip.
+
+Speaking goes through voicetune.synth.load_voice/say, the functions `voicetune say` calls, and
+exporting through voicetune.export.export_run, the function `voicetune export` calls: what the UI
+plays is what the CLI would write.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from voicetune.errors import VoicetuneError
+from voicetune.ui.runs import checkpoints, run_dir
+from voicetune.ui.workspace import SAID, Workspace
+
+
+def steps(ws: Workspace, run: str) -> list[str]:
+    """Checkpoint folder names of a run, newest first."""
+    return list(reversed(checkpoints(run_dir(ws, run))))
+
+
+def samples(ws: Workspace, run: str, step: str) -> list[Path]:
+    """The wavs training spoke at this checkpoint (RUN/samples/step-NNNNNN/)."""
+    if not step:
+        return []
+    folder = run_dir(ws, run) / "samples" / Path(step).name
+    return sorted(folder.glob("*.wav")) if folder.is_dir() else []
+
+
+def default_step(ws: Workspace, run: str) -> str | None:
+    """The newest checkpoint that has samples (the one worth a listen first), else the newest."""
+    all_steps = steps(ws, run)
+    return next((s for s in all_steps if samples(ws, run, s)), all_steps[0] if all_steps else None)
+
+
+def speak(ws: Workspace, run: str, step: str, text: str) -> str:
+    """Speak ``text`` with one checkpoint; returns the wav's path (inside the workspace)."""
+    from voicetune.synth import load_voice, say
+
+    if not step:
+        raise VoicetuneError("no checkpoint chosen: train first, then pick a checkpoint")
+    ckpt = run_dir(ws, run) / "checkpoints" / Path(step).name
+    if not ckpt.is_dir():
+        raise VoicetuneError(f"{run}/{step}: no such checkpoint (it may have been pruned; refresh)")
+    out = ws.root / SAID / f"{Path(run).name}-{Path(step).name}-{time.strftime('%H%M%S')}.wav"
+    say(text or "", load_voice(ckpt), out)
+    return str(out)
+
+
+def export(ws: Workspace, run: str, which: str, evaluate: bool, samples: bool = True,
+           log=print) -> tuple[Path, Path, str]:
+    """export_run into voices/<run>/ (replacing an earlier export of the same run) and a zip of it.
+    ``which``: best, last, or a checkpoint folder name. Returns (voice folder, zip, model card)."""
+    from voicetune.export import export_run
+
+    folder = run_dir(ws, run)
+    target = folder if which in ("best", "last") else folder / "checkpoints" / Path(which).name
+    out = ws.voices / Path(run).name
+    r = export_run(target, out, which=which if which in ("best", "last") else "best", name=Path(run).name,
+                   samples=samples, evaluate=evaluate, overwrite=True, log=log)
+    zip_base = ws.voices / Path(run).name
+    zip_path = Path(shutil.make_archive(str(zip_base), "zip", root_dir=ws.voices, base_dir=out.name))
+    card = (r.folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    return r.folder, zip_path, card
