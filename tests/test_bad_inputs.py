@@ -579,11 +579,12 @@ def test_sigterm_during_the_bootstrap_keeps_what_is_done(tmp_path, joe_dataset, 
     exits 143 without a traceback, and the same command continues from the last snapshot."""
     from voicetune.models.vits import bootstrap as bs
 
-    cache = tmp_path / "cache"
+    cache, dataset = tmp_path / "cache", tmp_path / "ds"
+    shutil.copytree(joe_dataset, dataset)  # training writes feature caches into its dataset
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "VOICETUNE_CACHE": str(cache)}
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("vits:\n  bootstrap:\n    sentences: 8\n")  # synthesis is not what this test is about
-    cmd = [sys.executable, "-m", "voicetune", "train", "-d", joe_dataset, "-b", tiny_voice, "-o", tmp_path / "run",
+    cmd = [sys.executable, "-m", "voicetune", "train", "-d", dataset, "-b", tiny_voice, "-o", tmp_path / "run",
            "--bootstrap-steps", "100000", "--max-steps", "1", "--config", cfg, "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -84,7 +84,7 @@ def test_prepare_adds_and_keeps_foreign_files_and_caches(tmp_path, joe_dataset):
     ds = tmp_path / "ds"
     shutil.copytree(joe_dataset, ds)
     (ds / "notes.txt").write_text("my notes")
-    (ds / ".cache" / "vits-v1").mkdir(parents=True)
+    (ds / ".cache" / "vits-v1").mkdir(parents=True, exist_ok=True)  # training tests may have made it already
     (ds / ".cache" / "vits-v1" / "abc.safetensors").write_bytes(b"cached features")
     kept = sha_tree(ds / "notes.txt", ds / ".cache")
     from voicetune.data.build import prepare

@@ -173,6 +173,7 @@ class _Run:
         sized from it: the LR schedule, the eval interval, the backend's own warm-ups."""
         cfg, backend = self.cfg, self.backend
         self.probe_started = time.monotonic()
+        self.planned_evals = probe.EVALS_PER_RUN  # fewer when a --max-minutes budget cannot hold them
         self.rules = list(getattr(backend, "freeze_rules", list)())  # the probe times the post-warm-up step
         if cfg.epochs is None and cfg.max_steps is None:
             step_s, eval_s, save_s = probe.measure(self, self.train_ds, at_step=10**9)
@@ -191,7 +192,7 @@ class _Run:
             cfg.derived["run.total_steps"] = f"{self.total}: {self.length.explain} (changed on resume at step {self.step})"
         cfg.derived.setdefault("run.total_steps", f"{self.total}: {self.length.explain}")
         if cfg.eval_every is None:
-            evals = getattr(self, "planned_evals", probe.EVALS_PER_RUN)
+            evals = self.planned_evals
             every = max(1, self.total // evals)
             cfg.derive("eval_every", every, f"about {evals} evals over the run's {self.total} steps"
                        + ("" if evals == probe.EVALS_PER_RUN else f" (what {probe.EVAL_SHARE:.0%} of the budget holds)"))

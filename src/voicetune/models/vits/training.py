@@ -116,14 +116,13 @@ def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
 
 def scale_bootstrap(opts, steps: int) -> None:
     """``--bootstrap-steps N`` sizes the whole bootstrap, not only its posterior-encoder stage: the
-    duration predictor gets the share of N the defaults give it (150 of 300), and fewer sentences
-    are synthesized when N steps could not read them all: each step reads ``batch`` crops of
-    ``bootstrap.CROP`` frames, and a built-in sentence gives about two (Joe: 9.5 min over 180)."""
-    from voicetune.models.vits.bootstrap import BootstrapOptions, distillation_texts
+    duration predictor gets N/2 steps (at most ``sdp_steps``), and fewer sentences are synthesized
+    when N steps could not read them all: each step reads ``batch`` crops of ``bootstrap.CROP``
+    frames, and a built-in sentence gives about two (Joe: 9.5 min over 180)."""
+    from voicetune.models.vits.bootstrap import distillation_texts
 
-    default = BootstrapOptions()
     opts.enc_q_steps = steps
-    opts.sdp_steps = min(opts.sdp_steps, max(1, round(steps * default.sdp_steps / default.enc_q_steps)))
+    opts.sdp_steps = min(opts.sdp_steps, max(1, steps // 2))
     needed = max(4, -(-steps * opts.batch // 2))
     if needed < min(opts.sentences or 10**9, len(distillation_texts())):
         opts.sentences = needed
