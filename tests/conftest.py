@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bad_inputs import corpus  # noqa: F401 - the bad-input suites' session corpus, registered once here
+
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 

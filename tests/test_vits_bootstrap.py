@@ -148,14 +148,12 @@ def test_periodicity_loss_points_at_the_target_period():
 
 
 def test_the_steps_flag_sizes_every_stage():
-    from voicetune.models.vits.training import scale_bootstrap
-
     opts = bs.BootstrapOptions()
-    scale_bootstrap(opts, 20)  # --bootstrap-steps 20: 20 x 8 crops read ~80 sentences, not all 180
+    bs.scale_to_steps(opts, 20)  # --bootstrap-steps 20: 20 x 8 crops read ~80 sentences, not all 180
     assert (opts.enc_q_steps, opts.sdp_steps, opts.sentences) == (20, 10, 80)
     opts = bs.BootstrapOptions()
-    scale_bootstrap(opts, 900)  # more than the default: the duration predictor keeps its 150, every sentence
+    bs.scale_to_steps(opts, 900)  # more than the default: the duration predictor keeps its 150, every sentence
     assert (opts.enc_q_steps, opts.sdp_steps, opts.sentences) == (900, 150, None)
     opts = bs.BootstrapOptions(sentences=16, sdp_steps=5)
-    scale_bootstrap(opts, 20)  # what the config asked stays when it is smaller
+    bs.scale_to_steps(opts, 20)  # what the config asked stays when it is smaller
     assert (opts.sdp_steps, opts.sentences) == (5, 16)

@@ -210,3 +210,26 @@ def test_with_decoder_and_posterior_frozen_only_the_prior_trains(tmp_path, datas
     assert all(r["loss"] == pytest.approx(r["mel"] + r["kl"] + r["dur"], rel=1e-4) for r in train)
     kl = [r["kl"] for r in train]
     assert np.mean(kl[-3:]) < np.mean(kl[:3]), kl  # the flow learns to map z_q onto the prior
+
+
+def test_freeze_until_and_warm_ups_are_sized_from_the_run(dataset, joe_voice):
+    from voicetune.models.vits.features import FeatureCache
+    from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.train.backend import FreezeRule
+
+    cfg = tiny_config()
+    cache = FeatureCache(dataset, joe_voice, cfg)
+    features = cache.build(load_dataset(dataset))
+    options = VitsTrainOptions(disc_periods=[2], segment_size=4096, freeze=["enc_p"], prior_warmup_steps=100,
+                               freeze_until={"dec": 0.5, "enc_q": 3})
+    backend = VitsBackend(VitsModel(cfg), joe_voice, features, options, cache.phonemizer)
+    why = backend.fit_run_length(40)
+    assert "20: 0.5 of the run's 40 steps" in why["freeze_until.dec"]
+    assert options.prior_warmup_steps == 8 and "(asked 100)" in why["prior_warmup_steps"]  # 20 % of 40
+    rules = backend.freeze_rules()
+    assert FreezeRule("gen.enc_p.") in rules and FreezeRule("gen.dec.", 20) in rules and FreezeRule("gen.enc_q.", 3) in rules
+    assert FreezeRule("gen.flow.", 8) in rules and FreezeRule("gen.dp.", 8) in rules
+    # with the posterior encoder frozen all run there is nothing for the prior to wait for
+    options.freeze = ["enc_p", "enc_q"]
+    assert not [r for r in backend.freeze_rules() if r.prefix in ("gen.flow.", "gen.dp.")]

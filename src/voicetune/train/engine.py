@@ -391,16 +391,22 @@ class _Run:
         return {k: float(vec[i] / vec[-1]) for i, k in enumerate(keys)}
 
     def _samples(self) -> None:
+        samples = self._render_samples()
+        if samples is not None:
+            self.log.samples(self.step, samples)
+
+    def _render_samples(self) -> list | None:
+        """The backend's listening samples at this step (None when it has no ``samples`` hook)."""
         hook = getattr(self.backend, "samples", None)
         if hook is None:
-            return
+            return None
         for m in self.modules.values():
             m.eval()
         with torch.no_grad():  # full precision: samples are for listening, not for speed
             samples = list(hook(self.modules, self.step))
         for m in self.modules.values():
             m.train()
-        self.log.samples(self.step, samples)
+        return samples
 
     def _elapsed(self) -> float:
         return self.elapsed0 + time.monotonic() - self.start

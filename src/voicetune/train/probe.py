@@ -88,20 +88,6 @@ def _save_seconds(run: Any) -> float:
         return time.perf_counter() - t0
 
 
-def _render_samples(run: Any) -> None:
-    """The backend's listening samples, rendered and dropped (what an eval costs on top of its losses)."""
-    hook = getattr(run.backend, "samples", None)
-    if hook is None:
-        return
-    for m in run.modules.values():
-        m.eval()
-    with torch.no_grad():
-        for _ in hook(run.modules, 0):
-            pass
-    for m in run.modules.values():
-        m.train()
-
-
 def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]:
     """(seconds per optimizer step, per eval pass, per checkpoint) of the engine's run object ``run``.
 
@@ -127,7 +113,7 @@ def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]
             times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         run._eval_losses()
-        _render_samples(run)  # samples are written at every eval unless samples_every says otherwise
+        run._render_samples()  # samples are written at every eval unless samples_every says otherwise
         eval_seconds = time.perf_counter() - t0
         save_seconds = _save_seconds(run)  # with the optimizer state the steps created: a real checkpoint's size
     finally:

@@ -314,6 +314,18 @@ def _load_partial(model, path: Path) -> int:
     return step
 
 
+def scale_to_steps(opts: BootstrapOptions, steps: int) -> None:
+    """``--bootstrap-steps N`` sizes the whole bootstrap, not only its posterior-encoder stage: the
+    duration predictor gets N/2 steps (at most ``sdp_steps``), and fewer sentences are synthesized
+    when N steps could not read them all: each step reads ``batch`` crops of ``CROP``
+    frames, and a built-in sentence gives about two (Joe: 9.5 min over 180)."""
+    opts.enc_q_steps = steps
+    opts.sdp_steps = min(opts.sdp_steps, max(1, steps // 2))
+    needed = max(4, -(-steps * opts.batch // 2))
+    if needed < min(opts.sentences or 10**9, len(distillation_texts())):
+        opts.sentences = needed
+
+
 # Options added after the first caches were written, at the values that reproduce the behaviour
 # from before they existed: left out of the key at those values, so those caches stay valid.
 KEY_NEUTRAL = {"lr_schedule": "constant", "recon_stft_weight": 1.0, "recon_comb_weight": 0.0,

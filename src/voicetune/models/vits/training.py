@@ -114,20 +114,6 @@ def _check_schedule(cfg: TrainConfig, dataset: Path) -> None:
     LRSchedule(cfg.scheduler, run_length(n, cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps))
 
 
-def scale_bootstrap(opts, steps: int) -> None:
-    """``--bootstrap-steps N`` sizes the whole bootstrap, not only its posterior-encoder stage: the
-    duration predictor gets N/2 steps (at most ``sdp_steps``), and fewer sentences are synthesized
-    when N steps could not read them all: each step reads ``batch`` crops of ``bootstrap.CROP``
-    frames, and a built-in sentence gives about two (Joe: 9.5 min over 180)."""
-    from voicetune.models.vits.bootstrap import distillation_texts
-
-    opts.enc_q_steps = steps
-    opts.sdp_steps = min(opts.sdp_steps, max(1, steps // 2))
-    needed = max(4, -(-steps * opts.batch // 2))
-    if needed < min(opts.sentences or 10**9, len(distillation_texts())):
-        opts.sentences = needed
-
-
 def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
                  resume: Path | None, overrides: dict[str, Any], freeze: list[str] | None = None,
                  train: list[str] | None = None, speaker: str | None = None,
@@ -187,7 +173,9 @@ def run_training(*, dataset: Path | None, base: str | None, output: Path | None,
     fresh = kind == "vits" and not (Path(str(base)).suffix.lower() == ".ckpt" or is_hub_checkpoint(str(base)))
     options = vits_options(own, freeze, str(config or "command line"), fresh, log, train=train)
     if bootstrap_steps is not None:  # the CLI flags win over the config's vits.bootstrap
-        scale_bootstrap(options.bootstrap, bootstrap_steps)
+        from voicetune.models.vits.bootstrap import scale_to_steps
+
+        scale_to_steps(options.bootstrap, bootstrap_steps)
     if bootstrap_sentences is not None:
         options.bootstrap.sentences = bootstrap_sentences
     from voicetune.data.dataset import load_dataset
