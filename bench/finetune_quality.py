@@ -56,6 +56,11 @@ CONFIGS: dict[str, str] = {
     "L-dec-frozen-encq-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec, enc_q]\n" + BOOT,
     "L-res-encq-frozen-dwarm": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q, dec.conv_pre, dec.ups]\n"
                                "  disc_warmup_steps: 300\n" + BOOT + "optimizers:\n  disc:\n    lr: 0.0004\n",
+    # the same, with a loss on the output's periodicity (autocorrelation over the pitch lags), whose
+    # gradient points at the target's period where a frame-rate pulse peaks at lag 256
+    "L-res-encq-frozen-dwarm-per": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q, dec.conv_pre, dec.ups]\n"
+                                   "  disc_warmup_steps: 300\n  c_periodicity: 20\n" + BOOT
+                                   + "optimizers:\n  disc:\n    lr: 0.0004\n",
 }
 MARKS = (5, 10, 20, 30, 45, 60)
 

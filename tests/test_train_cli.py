@@ -170,6 +170,9 @@ def test_freeze_adds_train_removes_none_clears():
         vits_options({}, None, "cli", True, quiet, train=["flow"])
     with pytest.raises(VoicetuneError, match="unknown group; choose from enc_p"):
         vits_options({}, ["decoder"], "cli", True, quiet)
+    # a decoder part is a group of its own for vits.freeze (the resblocks train, the upsamplers do not)
+    parts = {"vits": {"freeze": ["enc_p", "dp", "enc_q", "dec.conv_pre", "dec.ups"]}}
+    assert vits_options(parts, None, "cfg.yaml", True, quiet).freeze == parts["vits"]["freeze"]
 
 
 def test_flags_a_backend_does_not_use_are_refused(tmp_path, tiny_base, joe_dataset):

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from voicetune.errors import VoicetuneError
-from voicetune.models.vits.finetune import GROUPS, VitsTrainOptions
+from voicetune.models.vits.finetune import DECODER_PARTS, GROUPS, VitsTrainOptions
 from voicetune.models.vits.run import RUN_FILE, build_backend, read_run_file, write_run_info
 from voicetune.train.config import TrainConfig, config_from_dict, load_config, read_yaml
 from voicetune.train.flags import check_flags
@@ -49,10 +49,10 @@ def freeze_list(start: list[str], freeze: list[str] | None, train: list[str] | N
     ``--freeze`` group, minus each ``--train`` group; ``--freeze none`` starts from nothing."""
     freeze, train = list(freeze or []), list(train or [])
     for given, what in ((start, origin), (freeze + train, "--freeze/--train")):
-        unknown = [g for g in given if g not in GROUPS and g != "none"]
+        unknown = [g for g in given if g not in GROUPS and g not in DECODER_PARTS and g != "none"]
         if unknown:  # checked here, before minutes of bootstrap, not when the backend is built
             raise VoicetuneError(f"{what}: {' '.join(unknown)}: unknown group; choose from {', '.join(GROUPS)} "
-                                 "(or --freeze none)")
+                                 f"or a decoder part ({', '.join(DECODER_PARTS)}) (or --freeze none)")
     if "none" in train:
         raise VoicetuneError("--train none: name the groups to train, e.g. --train dec (--freeze none trains all)")
     out = [] if "none" in freeze else list(start)
