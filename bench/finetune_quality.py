@@ -61,6 +61,13 @@ CONFIGS: dict[str, str] = {
     "L-res-encq-frozen-dwarm-per": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q, dec.conv_pre, dec.ups]\n"
                                    "  disc_warmup_steps: 300\n  c_periodicity: 20\n" + BOOT
                                    + "optimizers:\n  disc:\n    lr: 0.0004\n",
+    # resblocks + conv_post (and the flow) learn against the fresh discriminator from step 1 with
+    # the posterior encoder frozen; the upsamplers, the known source of tonal artefacts at their
+    # input rate, stay frozen; a multi-resolution STFT loss, with and without the periodicity loss
+    "L-res-encq-frozen-stft": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q, dec.conv_pre, dec.ups]\n"
+                              "  c_stft: 45\n" + BOOT,
+    "L-res-encq-frozen-stft-per": BENCH + "vits:\n  freeze: [enc_p, dp, enc_q, dec.conv_pre, dec.ups]\n"
+                                  "  c_stft: 45\n  c_periodicity: 20\n" + BOOT,
 }
 MARKS = (5, 10, 20, 30, 45, 60)
 
