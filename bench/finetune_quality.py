@@ -90,20 +90,18 @@ def _clock_log(path: Path, every: float = 5.0) -> None:
 
 
 def train_one(name: str, dataset: Path, run: Path, minutes: float, save_every: int) -> None:
-    from voicetune.models.vits.training import run_training
+    import voicetune
 
     _clock_log(run.parent / f"{name}.clock")
     overrides = {"max_minutes": minutes, "save_every": save_every, "keep_top_k": 1000, "log_every": 10}
     if (run / "metrics.jsonl").exists():  # --extend: continue the run for another budget
-        run_training(dataset=None, base=None, output=None, config=None, resume=run,
-                     overrides={"max_minutes": minutes}, show_progress=False, log=lambda *a: None)
+        voicetune.train(resume=run, max_minutes=minutes, show_progress=False, log=lambda *a: None)
         return
     config = run.parent / f"{name}.yaml"
     config.write_text(CONFIGS[name] or "{}\n")
     if name != "default":
         overrides.update({"epochs": 100000, "eval_every": save_every})
-    run_training(dataset=dataset, base="joe", output=run, config=config, resume=None, overrides=overrides,
-                 show_progress=False, log=print)
+    voicetune.train(dataset, "joe", run, config=config, overrides=overrides, show_progress=False, log=print)
 
 
 def checkpoint_times(run: Path, clock: Path) -> list[tuple[float, float, int, Path]]:
@@ -170,7 +168,7 @@ def main() -> None:
         train_one(name, build_target(target, out), out / target / "runs" / name, args.minutes, args.save_every)
         return
 
-    from voicetune.evaluate.targets import synthesizer_for
+    from voicetune.evaluation.targets import synthesizer_for
     from voicetune.sample_data import sentences
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]

@@ -4,7 +4,7 @@ For Joe's own speech (piper-tts, noise 0), the two WORLD re-voices used as fine-
 (F0 x 0.78 / formants x 0.90, and F0 x 1.4 / formants x 1.1) and a frame-rate buzz (the same speech
 re-synthesized by WORLD with every voiced frame at 22050/256 = 86.13 Hz), print the median F0 by
 WORLD dio + stonemask, WORLD harvest and librosa pYIN, the share of voiced frames locked at 86 Hz
-(harvest) and the frame-rate comb (dB, ``voicetune.evaluate.pitch.frame_rate_comb``). The
+(harvest) and the frame-rate comb (dB, ``voicetune.evaluation.pitch.frame_rate_comb``). The
 re-voices scale Joe's F0 contour as WORLD harvest reads it, so their expected median is the
 factor times Joe's harvest median.
 
@@ -50,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sentences", type=int, default=12)
     args = ap.parse_args()
-    from voicetune.evaluate.pitch import frame_rate_comb, lock_mask
+    from voicetune.evaluation.pitch import frame_rate_comb, lock_mask
     from voicetune.sample_data import revoice, sentences, synth_piper
 
     clips, sr = synth_piper(sentences("eval_sentences_en")[: args.sentences])

@@ -66,8 +66,8 @@ def reconstruct(model, audio: np.ndarray) -> np.ndarray:
 
 
 def measure(model, clips: list[np.ndarray], sr: int) -> dict:
-    from voicetune.evaluate import speaker
-    from voicetune.evaluate.pitch import analyze_pitch, frame_rate_comb
+    from voicetune.evaluation import speaker
+    from voicetune.evaluation.pitch import analyze_pitch, frame_rate_comb
     from voicetune.models.vits.mel import mel_spectrogram
 
     c = model.config

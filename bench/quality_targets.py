@@ -37,7 +37,7 @@ def build_target(name: str, out: Path = DEFAULT_OUT) -> Path:
 
 def evaluate(synth, dataset: Path, who: str) -> dict:
     """Every number the quality tables use, on the 20 held-out evaluation sentences."""
-    from voicetune.evaluate.report import evaluate_voice
+    from voicetune.evaluation.report import evaluate_voice
     from voicetune.sample_data import sentences
 
     r = evaluate_voice(synth, dataset, sentences("eval_sentences_en"), target=who)

@@ -20,8 +20,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from train_helpers import VectorSet  # noqa: E402
-from voicetune.train.config import TrainConfig  # noqa: E402
-from voicetune.train.engine import fit  # noqa: E402
+from voicetune.trainer.config import TrainConfig  # noqa: E402
+from voicetune.trainer.engine import fit  # noqa: E402
 
 
 class Bench:

@@ -122,8 +122,8 @@ def ours(folder: Path, items, eval_items, steps: int, segment: int = SEGMENT, **
     from voicetune.models.mms.import_hf import import_hf
     from voicetune.models.vits.features import FeatureSet
     from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     imp = import_hf(folder)
     opts = VitsTrainOptions(samples=0, prior_warmup_steps=0, segment_size=segment, **options)

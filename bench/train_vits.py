@@ -107,8 +107,8 @@ def ours(voice, ph, items, eval_items, steps: int, precision: str = "no", **opti
     from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
     from voicetune.models.vits.import_piper import import_piper
     from voicetune.sample_data import joe_voice_path
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     model = import_piper(joe_voice_path()).model
     backend = VitsBackend(model, voice, FeatureSet(items, eval_items), VitsTrainOptions(samples=0, **options), ph)

@@ -7,7 +7,7 @@ variant runs in its own process so peak RSS is its own.
 
 coqui's step is GPTTrainer.format_batch_on_device + train_step + backward + clip + AdamW step on
 its own DataLoader (the part of coqui's Trainer loop that does the work; its logging is left out,
-which only flatters coqui). Ours is `voicetune.train.engine.fit` with the XTTS backend, timed
+which only flatters coqui). Ours is `voicetune.trainer.engine.fit` with the XTTS backend, timed
 from the engine's own per-step log.
 
     nice -n 19 .venv/bin/python bench/train_xtts.py --size tiny [--steps 8] [--batch 2]
@@ -57,8 +57,8 @@ def peak_rss_gb() -> float:
 def run_ours(base: Path, dataset: Path, work: Path, batch: int, steps: int, warmup: int, default: bool) -> dict:
     from voicetune.models.xtts.finetune import XttsTrainOptions
     from voicetune.models.xtts.run import build_backend
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     opts = XttsTrainOptions() if default else XttsTrainOptions(freeze_conditioning=False)
     run = work / ("run-default" if default else "run-same")

@@ -160,3 +160,23 @@ def test_split_killed_between_its_writes_leaves_the_dataset_whole(tmp_path, joe_
     recover(d, notes.append)
     assert [p.name for p in tmp_path.iterdir()] == ["ds"] and f"removed {tmp_path / left[0]}" in notes[0]
     assert len(resplit(d, 0.4, 99).clips) == len(splits)
+
+
+def test_results_go_to_stdout_and_progress_to_stderr(tmp_path, joe_dataset):
+    """`dataset report D > r.md` and `dataset validate D > log` keep what the verb answers."""
+    import subprocess
+    import sys
+
+    joe_dataset = shutil.copytree(joe_dataset, tmp_path / "ds")  # report rewrites report.md
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "voicetune", *map(str, args)], capture_output=True, text=True,
+                              timeout=120)
+
+    shown = run("dataset", "validate", joe_dataset)
+    assert shown.returncode == 0 and "is valid" in shown.stdout and "is valid" not in shown.stderr
+    report = run("dataset", "report", joe_dataset)
+    # not a terminal: the markdown itself, as dataset/report.md holds it
+    assert report.returncode == 0 and report.stdout.strip() == (joe_dataset / "report.md").read_text().strip()
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("voicetune ")

@@ -11,8 +11,8 @@ import pytest
 from scipy.signal import lfilter
 
 from voicetune.errors import VoicetuneError
-from voicetune.evaluate import append_eval_row, load_sentences, synthesizer_for
-from voicetune.evaluate.metrics import (
+from voicetune.evaluation import append_eval_row, load_sentences, synthesizer_for
+from voicetune.evaluation.metrics import (
     analyze_pitch,
     clipping_share,
     end_silences,
@@ -83,7 +83,7 @@ def vibrato_voice(f0: float, seconds: float = 3.0, sr: int = SR, depth: float = 
 
 
 def test_frame_rate_comb_sees_a_buzz_whatever_its_pitch():
-    from voicetune.evaluate.pitch import frame_rate_comb
+    from voicetune.evaluation.pitch import frame_rate_comb
 
     buzz_db = frame_rate_comb([buzz(3.0)], SR, RATE)
     moving = {f0: frame_rate_comb([vibrato_voice(f0)], SR, RATE) for f0 in (RATE, 120.0, 180.0)}
@@ -133,7 +133,7 @@ def test_sentences_builtin_and_file(tmp_path):
 
 
 def test_eval_rows_append_and_read_back(tmp_path):
-    from voicetune.train.checkpoints import eval_rows
+    from voicetune.trainer.checkpoints import eval_rows
 
     append_eval_row(tmp_path, {"step": 10, "checkpoint": "checkpoints/step-000010", "similarity": np.float32(0.8),
                                "rtf": float("inf"), "wer": float("nan")})
@@ -161,7 +161,7 @@ def test_targets_that_cannot_speak(tmp_path):
 
 def test_combined_score_punishes_the_buzz():
     """The fine-tune experiment's runs: B (similarity 0.893, 40 % locked) must lose to C (0.861, clean)."""
-    from voicetune.evaluate.report import EvalResult, problems
+    from voicetune.evaluation.report import EvalResult, problems
 
     def result(sim, wer, lock):
         return EvalResult(target="x", dataset="d", sentences=15, asr_model="tiny.en", wer=wer, cer=0.0,

@@ -10,9 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from voicetune.evaluate import evaluate_voice, load_sentences, problems, synthesizer_for
-from voicetune.evaluate.reference import dataset_reference
-from voicetune.evaluate.report import F0_MARGIN, score
+from voicetune.evaluation import evaluate_voice, load_sentences, problems, synthesizer_for
+from voicetune.evaluation.reference import dataset_reference
+from voicetune.evaluation.report import F0_MARGIN, score
 
 N_SENTENCES = 8  # of the 20 built-in ones: enough for stable numbers, ~10 s of work
 
@@ -108,7 +108,7 @@ def test_frame_rate_buzz_is_flagged(joe_eval, joe_dataset, eval_texts):
     assert r["lock_share"] > 0.6 and joe.lock_share < 0.1
     assert r["comb_db"] > joe.dataset_comb_db + 2.0
     assert r["median_f0"] == pytest.approx(joe.frame_rate, rel=0.03)
-    from voicetune.evaluate.report import EvalResult
+    from voicetune.evaluation.report import EvalResult
 
     result = EvalResult(target="buzz", dataset=str(joe_dataset), sentences=k, rtf=0.0, audio_seconds=1.0,
                         eval_seconds=0.0, sample_rate=rec.sample_rate, **r)
@@ -120,7 +120,7 @@ def _vits_run(root, joe, steps=(10,)):
     import copy
 
     from voicetune.models.vits.run import RUN_FORMAT
-    from voicetune.train.checkpoints import save_weights
+    from voicetune.trainer.checkpoints import save_weights
 
     gen = copy.deepcopy(joe.model).apply_weight_norm()
     for step in steps:
@@ -137,7 +137,7 @@ def _vits_run(root, joe, steps=(10,)):
 def test_cli_evaluates_every_checkpoint_of_a_run(tmp_path, joe_dataset):
     from voicetune.commands.evaluate import evaluate
     from voicetune.synth import load_voice
-    from voicetune.train.checkpoints import eval_rows
+    from voicetune.trainer.checkpoints import eval_rows
 
     run = _vits_run(tmp_path / "run", load_voice("joe"))
     lines = tmp_path / "lines.txt"
@@ -164,7 +164,7 @@ def test_cli_evaluates_every_checkpoint_of_a_run(tmp_path, joe_dataset):
 
 def test_checkpoint_scorer_for_the_trainer(tmp_path, joe_dataset):
     """The engine's on_checkpoint hook gets plain floats (it stores them with float())."""
-    from voicetune.evaluate.runlog import checkpoint_scorer
+    from voicetune.evaluation.runlog import checkpoint_scorer
     from voicetune.models.vits.checkpoint import save_vits_checkpoint
     from voicetune.synth import load_voice
 

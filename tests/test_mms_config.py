@@ -27,7 +27,7 @@ FINETUNE_SPANISH = {
 def test_finetune_hf_vits_config_maps(tmp_path):
     from voicetune.models.mms.hf_config import read_hf_config
     from voicetune.models.vits.finetune import VitsTrainOptions
-    from voicetune.train.config import config_from_dict
+    from voicetune.trainer.config import config_from_dict
 
     path = tmp_path / "finetune_spanish.json"
     path.write_text(json.dumps(FINETUNE_SPANISH, ensure_ascii=False))

@@ -102,7 +102,7 @@ def test_export_hf_loads_in_pipeline_and_matches(json_run, tmp_path):
     said, sr = sf.read(tmp_path / "say.wav")
     assert sr == 8000 and abs(len(said) - len(ours)) < 0.05 * len(ours) + 400 and np.isfinite(said).all()
     # evaluation (`voicetune evaluate`, --select-by) hears a checkpoint through the same loader
-    from voicetune.evaluate.targets import synthesizer_for
+    from voicetune.evaluation.targets import synthesizer_for
 
     heard, rate = synthesizer_for(run / "checkpoints" / "step-000002")(text)
     assert rate == 8000 and abs(len(heard) - len(ours)) < 0.05 * len(ours) + 400

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from train_helpers import RegressionBackend
 from voicetune.errors import VoicetuneError
-from voicetune.train import checkpoints as ckpt
-from voicetune.train.config import TrainConfig, load_config, save_config
-from voicetune.train.engine import fit
+from voicetune.trainer import checkpoints as ckpt
+from voicetune.trainer.config import TrainConfig, load_config, save_config
+from voicetune.trainer.engine import fit
 
 
 def _fake(run, step, loss):
@@ -93,7 +93,7 @@ def test_eval_jsonl_metrics_select_and_list(tmp_path):
     assert [r["step"] for r in listed] == [10, 20, 30] and [r["best"] for r in listed] == [False, True, False]
     assert listed[0]["eval"]["similarity"] == 0.81 and listed[2]["metrics"]["eval/loss"] == 0.3
 
-    from voicetune.cli import app  # `runs` is registered from voicetune.commands.train
+    from voicetune.cli import app  # `runs` is registered from voicetune.commands.runs
 
     out = CliRunner().invoke(app, ["runs", str(run)], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output

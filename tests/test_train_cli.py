@@ -47,8 +47,10 @@ def test_train_resume_runs_export_say(tmp_path, monkeypatch, tiny_base, joe_data
     assert info["bootstrap"]["mel_l1_after"] < 0.99 * info["bootstrap"]["mel_l1_before"]
     assert info["bootstrap"]["dur_nll_after"] < info["bootstrap"]["dur_nll_before"]
     assert info["import"]["absent"]["enc_q"] > 0
-    # no vits.freeze given and a fresh discriminator: decoder and posterior encoder stay frozen (the buzz)
-    assert info["options"]["freeze"] == ["enc_p", "dp", "dec", "enc_q"]
+    # no vits.freeze given and a fresh discriminator: the posterior encoder and the decoder's upsamplers
+    # stay frozen (the buzz), and the decoder's output gets the multi-resolution STFT loss
+    assert info["options"]["freeze"] == ["enc_p", "dp", "enc_q", "dec.conv_pre", "dec.ups"]
+    assert info["options"]["c_stft"] == 45.0
     assert (run / "config.yaml").exists() and "derived" in (run / "config.yaml").read_text()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
     # --select-by wer: each checkpoint was evaluated by listening and the best picked by it (a random
@@ -127,13 +129,11 @@ def test_joe_finetune_runs_resumes_early_stops_exports(tmp_path, monkeypatch, jo
     # min_delta far above any gain: every eval after the first counts as "no improvement"
     cfg.write_text("vits:\n  disc_periods: [2, 3, 5]\n  samples: 1\nlog_every: 1\n"
                    "early_stop:\n  patience: 2\n  min_delta: 1000.0\n")
-    from voicetune.models.vits.training import run_training
+    import voicetune
 
-    run_training(dataset=joe_dataset, base="joe", output=run, config=cfg, resume=None,
-                 overrides={"max_steps": 2, "eval_every": 1, "batch_size": 2}, bootstrap_steps=20,
-                 bootstrap_sentences=12, show_progress=False, log=lambda *a: None)
-    result = run_training(dataset=None, base=None, output=None, config=None, resume=run,
-                          overrides={"max_steps": 10}, show_progress=False, log=lambda *a: None)
+    voicetune.train(joe_dataset, "joe", run, config=cfg, max_steps=2, eval_every=1, batch_size=2, bootstrap_steps=20,
+                    bootstrap_sentences=12, show_progress=False, log=lambda *a: None)
+    result = voicetune.train(resume=run, max_steps=10, show_progress=False, log=lambda *a: None)
     assert result.status == "early_stop" and result.step == 3, result
     info = json.loads((run / "vits.json").read_text())
     assert info["bootstrap"]["mel_l1_after"] < 0.8 * info["bootstrap"]["mel_l1_before"]
@@ -158,9 +158,11 @@ def test_freeze_adds_train_removes_none_clears():
     quiet = lambda *a: None  # noqa: E731
     assert vits_options({}, None, "cli", True, quiet).freeze == DEFAULT_FREEZE
     assert vits_options({}, ["emb_g"], "cli", True, quiet).freeze == [*DEFAULT_FREEZE, "emb_g"]
-    with pytest.raises(VoicetuneError, match="freezes everything inference uses"):  # the default + flow: nothing
-        vits_options({}, ["flow"], "cli", True, quiet)
-    assert vits_options({}, None, "cli", True, quiet, train=["dec"]).freeze == [g for g in DEFAULT_FREEZE if g != "dec"]
+    with pytest.raises(VoicetuneError, match="freezes everything inference uses"):  # + flow and decoder: nothing
+        vits_options({}, ["flow", "dec"], "cli", True, quiet)
+    # --train dec: the whole decoder, its parts frozen on their own included
+    assert vits_options({}, None, "cli", True, quiet, train=["dec"]).freeze == ["enc_p", "dp", "enc_q"]
+    assert vits_options({}, None, "cli", True, quiet, train=["dec.ups"]).freeze == ["enc_p", "dp", "enc_q", "dec.conv_pre"]
     assert vits_options({}, ["none"], "cli", True, quiet).freeze == []
     assert vits_options({}, ["none", "dec"], "cli", True, quiet).freeze == ["dec"]
     # a config's vits.freeze is the starting list; the flags change it the same way
@@ -190,11 +192,12 @@ def test_flags_a_backend_does_not_use_are_refused(tmp_path, tiny_base, joe_datas
     (run / "vits.json").write_text(json.dumps({"format_version": 1, "dataset": str(joe_dataset), "options": {}}))
     msg = refused("train", "--resume", run, "--freeze", "dec")
     assert msg.startswith("--freeze: fixed when the run started")
-    from voicetune.train.flags import check_flags
+    from voicetune import backends
 
-    with pytest.raises(Exception, match="--select-by, --freeze, --bootstrap-steps: not used by the xtts backend, "
-                                        "which takes --preset"):
-        check_flags("xtts", {"--select-by": "wer", "--freeze": ["dec"], "--bootstrap-steps": 20, "--preset": None})
+    with pytest.raises(Exception, match="--freeze, --bootstrap-steps: not used by the xtts backend, "
+                                        "which takes --preset, --select-by"):
+        backends.check_flags(backends.get("xtts"), {"--select-by": "wer", "--freeze": ["dec"], "--bootstrap-steps": 20,
+                                                    "--preset": None})
 
 
 def test_speakers_of_a_dataset_meet_the_base(joe_dataset):

@@ -6,7 +6,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from voicetune.train.data import BucketBatchSampler, FeatureCache
+from voicetune.trainer.data import BucketBatchSampler, FeatureCache
 
 
 def _lengths(n=203, seed=0):

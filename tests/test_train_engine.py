@@ -13,10 +13,10 @@ import torch
 
 from train_helpers import GanBackend, RegressionBackend, weights_digest
 from voicetune.errors import VoicetuneError
-from voicetune.train import checkpoints as ckpt
-from voicetune.train.backend import FreezeRule
-from voicetune.train.config import TrainConfig
-from voicetune.train.engine import fit, resume
+from voicetune.trainer import checkpoints as ckpt
+from voicetune.trainer.backend import FreezeRule
+from voicetune.trainer.config import TrainConfig
+from voicetune.trainer.engine import fit, resume
 
 
 def _cfg(**kw) -> TrainConfig:
@@ -267,7 +267,7 @@ def test_a_budget_that_fits_no_step_is_refused(tmp_path):
 
 
 def test_a_short_budget_holds_fewer_evals_not_fewer_steps():
-    from voicetune.train import probe
+    from voicetune.trainer import probe
 
     # Joe on one busy core: 16 s a step, 74 s an eval + checkpoint, 123 s of timing, 15 minutes
     p = probe.plan(15, 16.09, 70.0, 4.0, listening=False, spent=123.0)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from voicetune.train.config import TrainConfig
-from voicetune.train.monitor import Monitor
+from voicetune.trainer.config import TrainConfig
+from voicetune.trainer.monitor import Monitor
 
 
 def _kinds(events):

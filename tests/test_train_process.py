@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from train_helpers import RegressionBackend, weights_digest
-from voicetune.train import checkpoints as ckpt
-from voicetune.train.config import TrainConfig
-from voicetune.train.engine import fit, resume
+from voicetune.trainer import checkpoints as ckpt
+from voicetune.trainer.config import TrainConfig
+from voicetune.trainer.engine import fit, resume
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).parent / "train_toy_run.py"

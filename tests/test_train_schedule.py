@@ -10,9 +10,9 @@ import torch
 
 from train_helpers import RegressionBackend
 from voicetune.errors import VoicetuneError
-from voicetune.train.config import OptimizerConfig, SchedulerConfig, TrainConfig
-from voicetune.train.engine import fit
-from voicetune.train.schedule import LRSchedule, apply_lr, build_optimizer, run_length
+from voicetune.trainer.config import OptimizerConfig, SchedulerConfig, TrainConfig
+from voicetune.trainer.engine import fit
+from voicetune.trainer.schedule import LRSchedule, apply_lr, build_optimizer, run_length
 
 
 def test_run_length_counts_real_optimizer_steps():

@@ -93,8 +93,8 @@ def tiny_run(tmp_path_factory, dataset, joe_voice):
     from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
     from voicetune.models.vits.model import VitsModel
     from voicetune.models.vits.run import write_run_info
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     torch.manual_seed(0)
     cfg = tiny_config()
@@ -156,8 +156,8 @@ def test_run_checkpoint_loads_back_and_exports_to_piper(tiny_run, tmp_path):
 def test_lr_mult_scales_one_group_and_rejects_unknown_groups(tiny_run):
     from voicetune.errors import VoicetuneError
     from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
-    from voicetune.train.config import OptimizerConfig
-    from voicetune.train.schedule import build_optimizer
+    from voicetune.trainer.config import OptimizerConfig
+    from voicetune.trainer.schedule import build_optimizer
 
     _, backend, _ = tiny_run
     slow = VitsBackend(backend.model, backend.voice, backend.features, VitsTrainOptions(lr_mult={"dec": 0.1}),
@@ -180,8 +180,8 @@ def test_with_decoder_and_posterior_frozen_only_the_prior_trains(tmp_path, datas
     from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
     from voicetune.models.vits.model import VitsModel
     from voicetune.models.vits.run import write_run_info
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     torch.manual_seed(0)
     cfg = tiny_config()
@@ -216,7 +216,7 @@ def test_freeze_until_and_warm_ups_are_sized_from_the_run(dataset, joe_voice):
     from voicetune.models.vits.features import FeatureCache
     from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
     from voicetune.models.vits.model import VitsModel
-    from voicetune.train.backend import FreezeRule
+    from voicetune.trainer.backend import FreezeRule
 
     cfg = tiny_config()
     cache = FeatureCache(dataset, joe_voice, cfg)

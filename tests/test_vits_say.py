@@ -135,7 +135,7 @@ def test_speaks_from_a_finetuning_run_checkpoint(tmp_path, joe_imported):  # noq
     """A run folder as the trainer writes it (RUN/vits.json + checkpoints/step-N/model.safetensors)."""
     from voicetune.models.vits.model import VitsModel
     from voicetune.models.vits.run import RUN_FORMAT, write_run_info
-    from voicetune.train.checkpoints import save_weights
+    from voicetune.trainer.checkpoints import save_weights
 
     run = tmp_path / "run"
     step = run / "checkpoints" / "step-000010"

@@ -30,8 +30,8 @@ def events(run):
 def test_tiny_xtts_learns_with_frozen_layers(tmp_path, tiny_base, xtts_dataset):  # noqa: F811
     from voicetune.models.xtts.finetune import XttsTrainOptions
     from voicetune.models.xtts.run import build_backend
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     torch.manual_seed(0)
     run = tmp_path / "run"
@@ -154,8 +154,8 @@ def test_vocab_extension_new_language_loads_and_trains(tmp_path, tiny_base, xtts
     from voicetune.models.xtts.finetune import XttsTrainOptions
     from voicetune.models.xtts.model import gpt_state, load_model_state
     from voicetune.models.xtts.run import build_backend, load_run_gpt, write_run_info
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     root = copy_dataset(xtts_dataset, tmp_path / "eo")
     ds = load_dataset(root)

@@ -18,8 +18,8 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from voicetune.models.xtts.finetune import XttsTrainOptions
     from voicetune.models.xtts.run import build_backend
-    from voicetune.train.config import TrainConfig
-    from voicetune.train.engine import fit
+    from voicetune.trainer.config import TrainConfig
+    from voicetune.trainer.engine import fit
 
     base, data, run = map(Path, sys.argv[1:4])
     backend, _ = build_backend(data, base, XttsTrainOptions(gradient_checkpointing=True), run, log=lambda *a: None)

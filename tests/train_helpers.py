@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from voicetune.train.backend import FreezeRule, Sample
+from voicetune.trainer.backend import FreezeRule, Sample
 
 
 class VectorSet(torch.utils.data.Dataset):

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import torch  # noqa: E402
 
 from train_helpers import GanBackend, RegressionBackend, weights_digest  # noqa: E402
-from voicetune.train import checkpoints  # noqa: E402
-from voicetune.train.config import TrainConfig  # noqa: E402
-from voicetune.train.engine import fit, resume  # noqa: E402
+from voicetune.trainer import checkpoints  # noqa: E402
+from voicetune.trainer.config import TrainConfig  # noqa: E402
+from voicetune.trainer.engine import fit, resume  # noqa: E402
 
 
 def main() -> int:

@@ -1,21 +1,13 @@
-"""voicetune: raw recordings in, a fine-tuned, evaluated, exported TTS voice out."""
+"""voicetune: raw recordings in, a fine-tuned, evaluated, exported TTS voice out.
+
+The stages as functions (voicetune.api; the CLI calls the same ones): ``prepare``, ``train``,
+``evaluate``, ``export``, ``say``. Backends (Piper/VITS, MMS, XTTS): voicetune.backends.
+"""
 
 from __future__ import annotations
 
+from voicetune.api import evaluate, export, prepare, say, train
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "prepare", "say"]
-
-
-def prepare(*args, **kwargs):
-    """Recordings -> dataset folder. See :func:`voicetune.data.build.prepare`."""
-    from voicetune.data.build import prepare as _prepare
-
-    return _prepare(*args, **kwargs)
-
-
-def say(*args, **kwargs):
-    """Text -> wav with a voice. See :func:`voicetune.synth.say`."""
-    from voicetune.synth import say as _say
-
-    return _say(*args, **kwargs)
+__all__ = ["__version__", "evaluate", "export", "prepare", "say", "train"]

@@ -21,31 +21,28 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-# (module, attribute, verb) in the order `--help` lists them.
-_COMMANDS = [
-    ("doctor", "doctor", "doctor"),
-    ("prepare", "prepare", "prepare"),
-    ("finetune", "train", "train"),
-    ("train", "runs", "runs"),
-    ("evaluate", "evaluate", "evaluate"),
-    ("export", "export", "export"),
-    ("say", "say", "say"),
-    ("demo", "demo", "demo"),
-    ("ui", "ui", "ui"),
-]
-_GROUPS = [("dataset", "app", "dataset")]
+# every verb is the function of that name in voicetune.commands.<verb>, listed by `--help` in this order
+_COMMANDS = ["doctor", "prepare", "train", "runs", "evaluate", "export", "say", "demo", "ui"]
+_GROUPS = ["dataset"]  # voicetune.commands.<group>.app: a typer group of sub-verbs
 
-for module_name, attr, verb in _COMMANDS:
-    try:
-        module = importlib.import_module(f"voicetune.commands.{module_name}")
-    except ModuleNotFoundError as exc:  # a verb whose module is not built yet
-        if exc.name != f"voicetune.commands.{module_name}":
-            raise
-        continue
-    app.command(verb)(getattr(module, attr))
-for module_name, attr, verb in _GROUPS:
-    module = importlib.import_module(f"voicetune.commands.{module_name}")
-    app.add_typer(getattr(module, attr), name=verb)
+for verb in _COMMANDS:
+    app.command(verb)(getattr(importlib.import_module(f"voicetune.commands.{verb}"), verb))
+for group in _GROUPS:
+    app.add_typer(importlib.import_module(f"voicetune.commands.{group}").app, name=group)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from voicetune import __version__
+
+        typer.echo(f"voicetune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(context_settings={"help_option_names": ["-h", "--help"]})
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Raw recordings in, a fine-tuned, evaluated, exported TTS voice out."""
 
 
 # an OSError with one of these is the machine's state (permissions, a full or read-only disk), not a

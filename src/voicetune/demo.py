@@ -62,16 +62,16 @@ def _row(who: str, r) -> dict:
 
 def run_demo(output: Path, minutes: float = 12.0, quick: bool = False, log=print, progress=None) -> DemoResult:
     """``quick``: a few sentences and steps (CI); the numbers then show the mechanics, not quality."""
+    from voicetune.api import train
     from voicetune.data.build import prepare
     from voicetune.data.dataset import load_dataset
-    from voicetune.evaluate.report import evaluate_voice
-    from voicetune.evaluate.runlog import append_eval_row
-    from voicetune.evaluate.targets import synthesizer_for
-    from voicetune.export import export_run
+    from voicetune.evaluation.report import evaluate_voice
+    from voicetune.evaluation.runlog import append_eval_row
+    from voicetune.evaluation.targets import synthesizer_for
+    from voicetune.exporter import export_run
     from voicetune.fileio import write_json
     from voicetune.folders import DEMO, check_output, discard
     from voicetune.metrics import wer
-    from voicetune.models.vits.training import run_training
     from voicetune.sample_data import sentences
     from voicetune.synth import say
 
@@ -111,8 +111,8 @@ def run_demo(output: Path, minutes: float = 12.0, quick: bool = False, log=print
     )
     overrides = {"max_minutes": budget, "batch_size": 4, "log_every": 5}
     overrides.update({"max_steps": 2, "eval_every": 2} if quick else {"epochs": 1000, "eval_every": 40})
-    run_training(dataset=dataset, base="joe", output=run, config=config, resume=None, overrides=overrides,
-                 bootstrap_steps=20 if quick else None, bootstrap_sentences=16 if quick else None, show_progress=progress is not None, log=log)
+    train(dataset, "joe", run, config=config, overrides=overrides, bootstrap_steps=20 if quick else None,
+          bootstrap_sentences=16 if quick else None, show_progress=progress is not None, log=log)
     result.run = run
 
     log("5/6 evaluating the fine-tuned voice ...")

@@ -82,7 +82,7 @@ class _RowView:
 
 def diagnosis(events: list[dict[str, Any]], chosen: dict[str, Any] | None) -> list[str]:
     """One line per finding: listening problems of the chosen checkpoint, then the monitor's warnings."""
-    from voicetune.evaluate.report import problems
+    from voicetune.evaluation.report import problems
 
     out = problems(_RowView(chosen)) if chosen else []
     seen = set()

@@ -17,11 +17,11 @@ def report(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
 
     Example: voicetune dataset report my-voice
     """
+    from voicetune.commands.progress import print_markdown
     from voicetune.data.dataset import load_dataset
     from voicetune.data.report import write_report
 
-    text = write_report(load_dataset(dataset), dataset)
-    console.print(text, markup=False, highlight=False)
+    print_markdown(write_report(load_dataset(dataset), dataset))
 
 
 @app.command("validate")
@@ -31,15 +31,16 @@ def validate(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> Non
 
     Example: voicetune dataset validate my-voice
     """
+    from voicetune.commands.progress import results
     from voicetune.data.manage import validate as run_validate
 
     problems = run_validate(dataset)
     for p in problems:
-        console.print(f"[red]✗[/] {p}", highlight=False, soft_wrap=True)  # one problem, one line
+        results.print(f"[red]✗[/] {p}", highlight=False, soft_wrap=True)  # one problem, one line
     if problems:
-        console.print(f"{len(problems)} problem(s) in {dataset}")
+        results.print(f"{len(problems)} problem(s) in {dataset}")
         raise typer.Exit(1)
-    console.print(f"[green]✓[/] {dataset} is valid")
+    results.print(f"[green]✓[/] {dataset} is valid")
 
 
 @app.command("split")

@@ -44,14 +44,14 @@ def evaluate(
       voicetune evaluate voices/anna/anna.onnx -d anna-data --sentences lines.txt --json
     """
     from voicetune.commands.progress import console
-    from voicetune.evaluate import append_eval_row, evaluate_voice, load_sentences, synthesizer_for
-    from voicetune.evaluate.runlog import eval_rows, log_tensorboard, run_of, step_of
-    from voicetune.evaluate.targets import is_run_dir
+    from voicetune.evaluation import append_eval_row, evaluate_voice, load_sentences, synthesizer_for
+    from voicetune.evaluation.runlog import eval_rows, log_tensorboard, run_of, step_of
+    from voicetune.evaluation.targets import is_run_dir
 
     texts = load_sentences(sentences)
     jobs: list[tuple[str, Path | None, Path | None]] = []  # (target, run folder, checkpoint)
     if is_run_dir(target):
-        from voicetune.train.checkpoints import checkpoint_dirs
+        from voicetune.trainer.checkpoints import checkpoint_dirs
 
         done = set() if redo else set(eval_rows(target))
         ckpts = checkpoint_dirs(target)
@@ -100,8 +100,8 @@ def _print_table(results: list) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from voicetune.evaluate.pitch import LOCK_TOLERANCE
-    from voicetune.evaluate.report import problems
+    from voicetune.evaluation.pitch import LOCK_TOLERANCE
+    from voicetune.evaluation.report import problems
 
     first = results[0]
     table = Table(title=f"evaluation on {first.dataset} ({first.sentences} sentences, {first.asr_model})")
@@ -134,7 +134,7 @@ def _print_table(results: list) -> None:
 
 
 def _lock_cell(r) -> str:
-    from voicetune.evaluate.report import LOCK_MARGIN
+    from voicetune.evaluation.report import LOCK_MARGIN
 
     text = _pct(r.lock_share)
     return f"[bold red]{text}[/]" if r.lock_share > r.dataset_lock_share + LOCK_MARGIN else text

@@ -12,7 +12,9 @@ from voicetune.commands.progress import console
 def export(
     run: Path = typer.Argument(..., help="A run folder (its best checkpoint) or one checkpoint folder."),
     output: Path = typer.Option(..., "-o", "--output", help="Voice folder to write."),
-    fmt: str = typer.Option("piper", "--format", help="piper (.onnx + .onnx.json for piper-tts) | hf (transformers folder, MMS runs) | xtts / xtts-fp16 (coqui XTTS folder)."),
+    fmt: str = typer.Option(None, "--format", help="piper (.onnx + .onnx.json for piper-tts; Piper and MMS runs) | hf "
+                            "(transformers folder, MMS runs) | xtts / xtts-fp16 (coqui XTTS folder, XTTS runs). "
+                            "Default: the run's own (piper, hf, xtts)."),
     which: str = typer.Option("best", "--checkpoint", help="best or last (for a run folder)."),
     name: str = typer.Option(None, "--name", help="File name of the voice (default: the folder's name)."),
     no_samples: bool = typer.Option(False, "--no-samples", help="Skip the spoken samples."),
@@ -21,7 +23,7 @@ def export(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a voice folder an earlier export wrote at -o "
                                    "(any other non-empty folder is refused)."),
 ) -> None:
-    """Export a trained voice: Piper ONNX + config, model card, report.html and samples by length.
+    """Export a trained voice (Piper ONNX, transformers or XTTS folder) with model card, report.html and samples.
 
     Examples:
 
@@ -31,7 +33,7 @@ def export(
 
       voicetune export runs/mms-spa --format hf -o voices/mms-spa-tuned
     """
-    from voicetune.export import export_run
+    from voicetune.exporter import export_run
 
     r = export_run(run, output, fmt=fmt, which=which, name=name, samples=not no_samples,
                    evaluate=not no_eval, overwrite=overwrite, log=console.print)

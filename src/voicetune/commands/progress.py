@@ -7,7 +7,18 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # diagnostics: progress, notes, "wrote X"
+results = Console()  # what a verb answers (a report, a table, a verdict): stdout, so `> file` keeps it
+
+
+def print_markdown(text: str) -> None:
+    """Rendered on a terminal; the markdown itself when stdout is a file or a pipe."""
+    if results.is_terminal:
+        from rich.markdown import Markdown
+
+        results.print(Markdown(text))
+    else:
+        results.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @contextmanager

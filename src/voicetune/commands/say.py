@@ -62,9 +62,9 @@ def say(
         check_output(output or Path("say"), SAY_LINES, overwrite=overwrite)
     else:
         check_output_file(output or Path("say.wav"))
-    from voicetune.models.xtts.voice import is_xtts_voice
+    from voicetune import backends
 
-    xtts = is_xtts_voice(voice)
+    xtts = backends.for_voice(voice).name == "xtts"
     if xtts:
         _refuse({"--speaker": speaker, "--length-scale": length_scale, "--noise-scale": noise_scale,
                  "--noise-w": noise_w, "--clean": clean or None}, "an XTTS voice", "--speaker-wav, --language, --seed")

@@ -1,4 +1,4 @@
-"""`voicetune runs RUN` (`voicetune train` is in commands/finetune.py)."""
+"""`voicetune train`: fine-tune a voice on a prepared dataset."""
 
 from __future__ import annotations
 
@@ -6,41 +6,92 @@ from pathlib import Path
 
 import typer
 
+from voicetune.commands.progress import console
 
-def runs(run: Path = typer.Argument(..., help="A run folder (the -o of `voicetune train`).")) -> None:
-    """List a run's checkpoints: step, train/eval losses, eval metrics, and which one is best."""
-    from rich.console import Console
-    from rich.table import Table
 
-    from voicetune.train.checkpoints import list_checkpoints
+def train(
+    dataset: Path = typer.Option(None, "--dataset", "-d", help="Dataset folder from `voicetune prepare`."),
+    base: str = typer.Option(None, "--base", "-b", help="`joe`, a Piper .onnx/.ckpt, a transformers VITS folder or "
+                             "hub id (MMS), or an earlier run folder."),
+    output: Path = typer.Option(None, "-o", "--output", help="New run folder."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML config (engine keys + a `vits:` section), or a "
+                                "finetune-hf-vits .json config."),
+    resume: Path = typer.Option(None, "--resume", help="Continue this run folder exactly where it stopped."),
+    epochs: int = typer.Option(None, "--epochs"),
+    max_steps: int = typer.Option(None, "--max-steps"),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Wall-clock budget; stops with a checkpoint."),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    grad_accum: int = typer.Option(None, "--grad-accum"),
+    lr: float = typer.Option(None, "--lr"),
+    optimizer: str = typer.Option(None, "--optimizer", help="adamw | adam | sgd | rmsprop"),
+    scheduler: str = typer.Option(None, "--scheduler", help="exponential | cosine_restarts | step | constant"),
+    eval_every: int = typer.Option(None, "--eval-every", help="Optimizer steps between evals (default: about 10 evals over the run)."),
+    save_every: int = typer.Option(None, "--save-every"),
+    keep: int = typer.Option(None, "--keep", help="Checkpoints kept by the selection metric (plus the last)."),
+    seed: int = typer.Option(None, "--seed"),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda"),
+    precision: str = typer.Option(None, "--precision", help="no | bf16 | fp16 | auto"),
+    freeze: list[str] = typer.Option(None, "--freeze", help="Also freeze this group all run (enc_p, dp, flow, enc_q, "
+                                     "dec, emb_g), added to the default; `--freeze none` starts from nothing."),
+    train: list[str] = typer.Option(None, "--train", help="Train this group that the default (or vits.freeze) "
+                                    "keeps frozen, e.g. --train dec."),
+    speaker: str = typer.Option(None, "--speaker", help="Train on this dataset speaker's clips only (needed for a "
+                                "multi-speaker dataset on a single-speaker base)."),
+    bootstrap_steps: int = typer.Option(None, "--bootstrap-steps", help="Posterior-encoder distillation steps "
+                                        "(default 900, or vits.bootstrap.enc_q_steps in --config; Piper ONNX bases; sizes every stage)."),
+    backend: str = typer.Option(None, "--backend", help="vits | mms | xtts (default: from --base; a transformers VITS "
+                                "folder/hub id means mms, a folder with XTTS files means xtts)."),
+    speaker_column: str = typer.Option(None, "--speaker-column", help="MMS: speaker column when --dataset is a "
+                                       "Hugging Face dataset (imported into RUN/dataset)."),
+    filter_speaker: str = typer.Option(None, "--filter-speaker", help="MMS: train on this speaker's clips only."),
+    override_speaker_embeddings: bool = typer.Option(False, "--override-speaker-embeddings",
+                                                     help="MMS: a new speaker table for the dataset's speakers."),
+    skip_unknown_chars: bool = typer.Option(False, "--skip-unknown-chars", help="MMS: leave out clips with "
+                                            "characters outside the model's vocabulary instead of stopping."),
+    select_by: str = typer.Option(
+        None, "--select-by", help="loss | similarity | wer | combined: what picks the best/kept checkpoints "
+        "(all but loss evaluate each checkpoint by listening: ~20-30 s each on 2 cores)."
+    ),
+    preset: str = typer.Option(None, "--preset", help="XTTS: small-data (few minutes of audio: low LR, "
+                               "accumulation, ~8 % of the GPT trainable, early stop)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print a config YAML with every key, its default "
+                                      "and meaning (for --backend or --base; all backends without them) and exit."),
+) -> None:
+    """Fine-tune a Piper/VITS, MMS or XTTS voice on a dataset.
 
-    rows = list_checkpoints(run)
-    console = Console()
-    if not rows:
-        console.print(f"{run}: no checkpoints yet")
+    A base that came from ONNX has no posterior encoder: it is re-learned first by distillation
+    from the base itself (cached per base voice). Ctrl+C saves a checkpoint; --resume continues.
+    The dataset is validated first. A flag the chosen backend does not use is an error.
+
+    Examples:
+
+      voicetune train --dataset my-voice --base joe -o runs/anna --max-minutes 30
+
+      voicetune train -d my-voice -b en_US-lessac-medium.onnx -o runs/anna --epochs 200 --train dec
+
+      voicetune train --resume runs/anna --max-minutes 30
+
+      voicetune train -d my-spanish -b facebook/mms-tts-spa -o runs/spa --max-minutes 60
+
+      voicetune train --config finetune_spanish.json -o runs/spa
+    """
+    if print_config:
+        from voicetune import backends
+        from voicetune.commands.progress import results
+        from voicetune.trainer.config_doc import sample_config
+
+        chosen = [backends.get(backend)] if backend else [backends.for_base(base)] if base else backends.all_backends()
+        sections = {k: v for b in chosen for k, v in b.config_sections().items()}
+        results.print(sample_config(sections), markup=False, highlight=False, soft_wrap=True, end="")
         return
-    metric_keys = sorted({k for r in rows for k in r["metrics"]}, key=lambda k: (not k.startswith("train"), k))
-    # eval.jsonl rows hold ~20 numbers; the table shows the ones checkpoints are chosen by
-    shown = ("wer", "similarity", "lock_share", "combined")
-    eval_keys = [k for k in shown if any(isinstance(r["eval"].get(k), (int, float)) for r in rows)]
-    table = Table(title=str(run))
-    table.add_column("step", justify="right")
-    table.add_column("epoch", justify="right")
-    for key in metric_keys + eval_keys:
-        table.add_column(key, justify="right")
-    table.add_column("best")
-    for r in rows:
-        cells = [str(r["step"]), str(r["epoch"])]
-        cells += [_fmt(r["metrics"].get(k)) for k in metric_keys]
-        cells += [_fmt(r["eval"].get(k)) for k in eval_keys]
-        cells.append("★ best" if r["best"] else "")
-        table.add_row(*cells, style="bold green" if r["best"] else None)
-    console.print(table)
+    from voicetune.api import train as run_train
 
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    run_train(dataset, base, output, config=config, resume=resume, backend=backend, epochs=epochs,
+              max_steps=max_steps, max_minutes=max_minutes, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
+              optimizer=optimizer, scheduler=scheduler, eval_every=eval_every, save_every=save_every, keep=keep,
+              seed=seed, device=device, precision=precision, freeze=freeze or None, train=train or None,
+              speaker=speaker, bootstrap_steps=bootstrap_steps, select_by=select_by, preset=preset,
+              speaker_column=speaker_column, filter_speaker=filter_speaker,
+              override_speaker_embeddings=override_speaker_embeddings, skip_unknown_chars=skip_unknown_chars,
+              show_progress=not quiet, log=console.print)

@@ -1,7 +1,7 @@
 """Listen and Export tabs: a checkpoint's samples, `say` with it, and export + zip.
 
 Speaking goes through voicetune.synth.load_voice/say, the functions `voicetune say` calls, and
-exporting through voicetune.export.export_run, the function `voicetune export` calls: what the UI
+exporting through voicetune.exporter.export_run, the function `voicetune export` calls: what the UI
 plays is what the CLI would write.
 """
 
@@ -53,7 +53,7 @@ def export(ws: Workspace, run: str, which: str, evaluate: bool, samples: bool = 
            log=print) -> tuple[Path, Path, str]:
     """export_run into voices/<run>/ (replacing an earlier export of the same run) and a zip of it.
     ``which``: best, last, or a checkpoint folder name. Returns (voice folder, zip, model card)."""
-    from voicetune.export import export_run
+    from voicetune.exporter import export_run
 
     folder = run_dir(ws, run)
     target = folder if which in ("best", "last") else folder / "checkpoints" / Path(which).name

@@ -7,6 +7,7 @@ licence (MMS: CC BY-NC 4.0). Also ``--format piper`` where the character map all
 from __future__ import annotations
 
 import json
+import shutil
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import write_json, write_text
+from voicetune.fileio import write_json
 from voicetune.models.mms.convert import config_to_hf, state_to_hf
 from voicetune.models.mms.tokenizer import MmsTokenizer
 
@@ -52,7 +53,7 @@ def save_transformers(model, voice, tokenizer: MmsTokenizer, base_config: dict[s
 
 
 def model_card(info: dict[str, Any], ckpt: Path, run: Path, name: str, fmt: str) -> str:
-    from voicetune.export import model_card as vits_card
+    from voicetune.exporter import model_card as vits_card
 
     mms = info.get("mms") or {}
     body = vits_card(run, info, ckpt, name).splitlines()
@@ -86,21 +87,19 @@ def _sample_texts(info: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _hf_samples(folder: Path, texts: dict[str, list[str]], speaker: int | None) -> list[Path]:
+    """Spoken by the exported folder through transformers' own pipeline."""
     from transformers import pipeline
 
-    from voicetune.audio import write_wav
+    from voicetune.exporter import write_samples
 
     tts = pipeline("text-to-speech", str(folder), device="cpu")
-    out = []
-    for group, items in texts.items():
-        for k, text in enumerate(items):
-            torch.manual_seed(k)
-            res = tts(text, forward_params={"speaker_id": speaker} if speaker is not None else {})
-            path = folder / "samples" / group / f"{k + 1:02d}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_wav(path, np.asarray(res["audio"]).reshape(-1), int(res["sampling_rate"]))
-            out.append(path)
-    return out
+
+    def speak(text: str, k: int):
+        torch.manual_seed(k)
+        res = tts(text, forward_params={"speaker_id": speaker} if speaker is not None else {})
+        return np.asarray(res["audio"]).reshape(-1), int(res["sampling_rate"])
+
+    return write_samples(folder, texts, speak)
 
 
 def piper_text_voice(voice, tokenizer: MmsTokenizer) -> dict[str, Any]:
@@ -134,30 +133,29 @@ def piper_text_voice(voice, tokenizer: MmsTokenizer) -> dict[str, Any]:
     return d
 
 
-def export_mms_run(run: Path, ckpt: Path, info: dict[str, Any], output: Path, build, *, fmt: str = "hf",
-                   name: str | None = None, samples: bool = True):
-    """``build``: the checked output folder (voicetune.export.start_export)."""
-    from voicetune.export import ExportResult, write_voice_marker
-    from voicetune.models.vits.run import load_run_model
+def export_mms_run(run: Path, output: Path, build, *, fmt: str = "hf", which: str = "best",
+                   name: str | None = None, samples: bool = True, evaluate: bool = True, log=print):
+    """An MMS run as a transformers folder (``hf``) or a Piper voice (``piper``, text-type phoneme
+    map: its characters); ``build``: the checked output folder (voicetune.exporter.start_export)."""
+    from voicetune.exporter import ExportResult, finish_voice
+    from voicetune.models.vits.run import RUNS, checkpoint_for, load_run_model
 
+    ckpt = checkpoint_for(run, which)
+    run_dir = RUNS.run_of(run) or ckpt.parent.parent
+    info = RUNS.read(run_dir)
     if "mms" not in info:
         raise VoicetuneError(f"{run}: --format hf needs an MMS run (trained from a transformers VITS base); "
                              "export Piper runs with --format piper")
-    if fmt not in ("hf", "piper"):
-        raise VoicetuneError(f"--format {fmt}: an MMS run exports as hf or piper")
     model, voice = load_run_model(ckpt)
     tokenizer = MmsTokenizer.from_dict(info["mms"]["tokenizer"])
     name = name or output.name
     written: list[Path] = []
     with build as tmp:
-        card = model_card(info, ckpt, run, name, fmt)
+        card = model_card(info, ckpt, run_dir, name, fmt)
         speaker = 0 if model.config.n_speakers > 1 else None
         if fmt == "hf":
             save_transformers(model, voice, tokenizer, info["mms"]["hf_config"], tmp)
-            write_text(tmp / "README.md", card)
             main, config = tmp / "model.safetensors", tmp / "config.json"
-            if samples:
-                written = _hf_samples(tmp, _sample_texts(info), speaker)
         else:
             from voicetune.models.vits.export import export_onnx
 
@@ -167,8 +165,11 @@ def export_mms_run(run: Path, ckpt: Path, info: dict[str, Any], output: Path, bu
             piper_json.update(num_symbols=model.config.num_symbols, hop_length=model.config.hop_length,
                               voicetune={"vits_config": model.config.to_dict()})
             write_json(config, piper_json)
-        write_text(tmp / "MODEL_CARD.md", card)
-        write_voice_marker(tmp, fmt, ckpt)
+        finish_voice(tmp, run_dir, info, ckpt, name=name, fmt=fmt, card=card, evaluate=evaluate, log=log)
+        if fmt == "hf":  # the hub shows README.md: the same card
+            shutil.copyfile(tmp / "MODEL_CARD.md", tmp / "README.md")
+        if samples and fmt == "hf":
+            written = _hf_samples(tmp, _sample_texts(info), speaker)
         build.commit()
     return ExportResult(output, output / main.name, output / config.name, ckpt,
                         [output / p.relative_to(tmp) for p in written])

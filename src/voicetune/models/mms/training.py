@@ -1,6 +1,5 @@
-"""`voicetune train` glue for MMS: which backend a base means, finetune-hf-vits JSON configs, an HF
-dataset named by the config, and the backend itself. Cheap to import (run_training imports it
-for every run); the heavy parts load inside the functions."""
+"""`voicetune train` for MMS: finetune-hf-vits JSON configs, an HF dataset named by the config, the
+backend itself, and the run (train_mms). The heavy parts load inside the functions."""
 
 from __future__ import annotations
 
@@ -9,22 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from voicetune.errors import VoicetuneError
-
-
-def pick_backend(requested: str | None, base: str | Path | None) -> str:
-    """--backend if given, else inferred from the base: a transformers VITS folder (config.json
-    with model_type "vits"), a hub id or an MMS run -> mms; anything else -> vits."""
-    if requested:
-        return requested.lower()
-    if base is None:
-        return "vits"
-    from voicetune.models.mms.import_hf import is_hf_vits, looks_like_hub_id
-    from voicetune.models.mms.run import is_mms_run
-
-    path = Path(str(base))
-    if is_hf_vits(path) or is_mms_run(path) or looks_like_hub_id(str(base)):
-        return "mms"
-    return "vits"
 
 
 def is_hf_json(config: Path | None) -> bool:
@@ -90,3 +73,54 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise VoicetuneError(f"{path}: a finetune-hf-vits config is a JSON object of keys to values")
     return data
+
+
+def train_mms(request, log=print):
+    """`voicetune train` on a transformers VITS (MMS) base (backends.TrainRequest): a new run or a
+    resume. The engine side is the VITS backend's (models/vits/training.py); what differs is the
+    config (a finetune-hf-vits JSON or YAML with an ``mms:`` section), the dataset (a voicetune folder
+    or a Hugging Face dataset) and the backend built from the base."""
+    from voicetune.data.manage import require_valid
+    from voicetune.models.vits.run import write_run_info
+    from voicetune.models.vits.training import (
+        _check_schedule,
+        advise,
+        read_request_config,
+        resume_vits,
+        vits_request_options,
+    )
+    from voicetune.trainer import engine
+    from voicetune.trainer.config import config_from_dict
+    from voicetune.trainer.start import new_run_folder, scorer_for, select_overrides
+
+    if request.resume is not None:
+        return resume_vits(request, lambda ds, base, options, info: build(
+            ds, base, options, info.get("mms_options") or {}, log=log)[0])
+    if is_hf_json(request.config):
+        data, own = read_hf_json(request.config, log)
+        cfg = config_from_dict(data, select_overrides(request.overrides, request.select_by), str(request.config))
+        from voicetune.trainer.advisor import given_keys
+
+        yaml_keys = given_keys(request.overrides, data)
+    else:
+        cfg, own, yaml_keys = read_request_config(request)
+    dataset = request.dataset or (Path(own["dataset"]) if "dataset" in own else None)
+    base = request.base or own.get("base")
+    if dataset is None and "hf_dataset" not in own:
+        raise VoicetuneError("give --dataset DATASET and -o RUN (or --resume RUN)")
+    if base is None:
+        raise VoicetuneError("give --base: a transformers VITS folder or a hub id like facebook/mms-tts-spa")
+    output = new_run_folder(request.output, log)
+    options = vits_request_options(request, own, False, log)
+    flags = {k: v for k, v in request.backend_flags.items() if v is not None}  # CLI flags win over the config
+    dataset = dataset_folder(dataset, own, output, flags, log)
+    require_valid(dataset)
+    advise(cfg, Path(dataset), yaml_keys, log)
+    _check_schedule(cfg, Path(dataset))
+    scorer = scorer_for(cfg, Path(dataset))
+    if request.speaker is not None:
+        flags.setdefault("filter_speaker", request.speaker)
+    backend, info = build(Path(dataset), base, options, {**own.get("mms", {}), **flags},
+                          given=own.get("vits") or {}, log=log)
+    write_run_info(output, info)
+    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer)

@@ -1,6 +1,6 @@
 """The VITS/Piper backend of the trainer engine: one GAN step, eval losses, spoken samples.
 
-The engine (voicetune.train) owns the loop; this file says what a VITS step is. Two optimizers:
+The engine (voicetune.trainer) owns the loop; this file says what a VITS step is. Two optimizers:
 ``gen`` (the synthesizer) and ``disc`` (multi-period + scale discriminator). Loss weights are
 Piper's (mel 45, KL 1, duration 1, feature matching 1, adversarial 1).
 
@@ -33,7 +33,7 @@ from voicetune.models.vits.losses import (
 )
 from voicetune.models.vits.mel import mel_spectrogram
 from voicetune.models.vits.spectral_losses import comb_excess_loss, log_stft_loss, periodicity_loss
-from voicetune.train.backend import FreezeRule, Sample
+from voicetune.trainer.backend import FreezeRule, Sample
 
 GROUPS = ("enc_p", "dp", "flow", "enc_q", "dec", "emb_g")
 INFERENCE_PATH = ("enc_p", "dp", "flow", "dec", "emb_g")  # enc_q is training-only: inference never runs it

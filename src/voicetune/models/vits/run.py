@@ -9,15 +9,14 @@ export any checkpoint of the run later.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import write_json
+from voicetune.trainer.runfile import RunFile
 
-RUN_FILE = "vits.json"
-RUN_FORMAT = 1
+RUNS = RunFile("vits.json", "VITS")
+RUN_FILE, RUN_FORMAT = RUNS.name, RUNS.format_version
 
 
 def resolve_base(base: str | Path) -> Path:
@@ -49,24 +48,12 @@ def base_route(info: dict, needs_bootstrap: bool, has_discriminator: bool) -> st
 
 
 def is_run(path: Path) -> bool:
-    return path.is_dir() and (path / RUN_FILE).exists()
+    return RUNS.holds(path)
 
 
 def read_run_file(run_dir: Path) -> dict:
     """``RUN/vits.json``, or a one-line error when it is missing, damaged or of an unknown version."""
-    path = Path(run_dir) / RUN_FILE
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VoicetuneError(f"{run_dir}: not a voicetune VITS run (no {RUN_FILE}); give the -o folder of "
-                             "`voicetune train`") from None
-    except (OSError, ValueError) as exc:
-        raise VoicetuneError(f"{path}: unreadable run file ({exc}); the run folder is damaged") from None
-    if not isinstance(info, dict) or info.get("format_version") != RUN_FORMAT:
-        version = info.get("format_version") if isinstance(info, dict) else None
-        raise VoicetuneError(f"{path}: unknown format_version {version!r} (this voicetune reads {RUN_FORMAT}); "
-                             "upgrade voicetune, or the run folder is damaged")
-    return info
+    return RUNS.read(run_dir)
 
 
 def load_base(base: str | Path):
@@ -208,26 +195,15 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
 
 
 def write_run_info(run_dir: Path, info: dict) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / RUN_FILE, info)
+    RUNS.write(run_dir, info)
 
 
 def checkpoint_for(target: Path, which: str = "best") -> Path:
-    """A checkpoint folder from a run folder (best, else last) or a checkpoint folder itself."""
-    from voicetune.train import checkpoints as ckpt
-
-    if (target / "model.safetensors").exists():
-        return target
-    if not target.exists():
-        raise VoicetuneError(f"{target}: not found; give a run folder (the -o of `voicetune train`) or a checkpoint folder")
-    if not is_run(target):
-        raise VoicetuneError(f"{target}: not a voicetune VITS run (no {RUN_FILE}) or checkpoint folder; give the -o "
-                             "folder of `voicetune train`")
-    found = (ckpt.best_checkpoint(target) if which == "best" else None) or ckpt.latest(target)
-    if found is None:
-        raise VoicetuneError(f"{target}: the run has no checkpoint yet; train it first (`voicetune train --resume "
-                             f"{target}`)")
-    return found
+    """A checkpoint folder from a run folder (best, else last), one of its checkpoint folders, or a
+    VITS checkpoint folder of its own (model.safetensors + voice.json)."""
+    if (Path(target) / "model.safetensors").exists():
+        return Path(target)
+    return RUNS.checkpoint(Path(target), which)[0]
 
 
 def load_run_model(target: str | Path, which: str = "best"):
@@ -235,7 +211,7 @@ def load_run_model(target: str | Path, which: str = "best"):
     from voicetune.models.vits.config import VitsConfig
     from voicetune.models.vits.model import VitsModel
     from voicetune.models.vits.voice import VoiceConfig
-    from voicetune.train.checkpoints import load_weights
+    from voicetune.trainer.checkpoints import load_weights
 
     target = Path(target)
     ckpt_dir = checkpoint_for(target, which)

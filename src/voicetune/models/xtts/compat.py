@@ -94,14 +94,20 @@ def import_coqui() -> str:
     else:
         _install_shim()
         mode = "shim"
-    if _torchcodec_needed():
-        # only coqui's import-time check looks for it; XTTS audio loading goes through load_audio below
+    placeholder = _torchcodec_needed()
+    if placeholder:
+        # only TTS/__init__.py's import-time check looks for it; XTTS audio loading goes through
+        # load_audio below. Removed right after: other libraries (datasets) import torchcodec's
+        # submodules when they find it in sys.modules
         _register("torchcodec", types.ModuleType("torchcodec"))
     try:
         import TTS  # noqa: F401
         from TTS.tts.models import xtts
     except ImportError as exc:
         raise VoicetuneError(f"coqui-tts does not import ({str(exc).strip().splitlines()[0]}); {INSTALL_HINT}") from None
+    finally:
+        if placeholder:
+            sys.modules.pop("torchcodec", None)
     if mode == "shim":
         xtts.load_audio = load_audio_soundfile
     _accept_cache_kwarg()

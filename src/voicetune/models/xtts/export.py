@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import write_json, write_text
+from voicetune.fileio import write_json
 from voicetune.models.xtts.base import LICENCE, XttsBase
 from voicetune.models.xtts.model import load_model_state
 from voicetune.models.xtts.run import load_run_gpt, run_vocab
@@ -50,43 +50,52 @@ def choose_reference(dataset: Path) -> tuple[Path, str] | None:
     return dataset / best.audio_file, f"{best.id}: {best.duration:.1f} s (no 6-10 s clip in the dataset)"
 
 
-def export_xtts(run: str | Path, output: str | Path, build, *, which: str = "best", fp16: bool = False,
-                 samples: bool = True, log=print):
-    """``build``: the checked output folder (voicetune.export.start_export)."""
-    from voicetune.export import SAMPLE_TEXTS, ExportResult, _checkpoint_reason, write_voice_marker
-
-    output = Path(output)
+def write_xtts_folder(run: Path, folder: Path, *, which: str = "best", fp16: bool = False):
+    """The voice coqui loads (model.pth, config.json, vocab.json, speakers, reference.wav) into
+    ``folder``; returns (checkpoint, run folder, run info, (reference, why) or None, language)."""
     gpt, tokenizer, info, ckpt, run_dir = load_run_gpt(Path(run), which)
     base = XttsBase(Path(info["base"]), info["base_source"])
+    folder.mkdir(parents=True, exist_ok=True)
+    state = compact_state(load_model_state(base.path("model.pth")), gpt.state_dict(), fp16)
+    torch.save({"model": state}, folder / "model.pth")
+    del state
+    config = base.config()
+    config["model_args"]["gpt_number_text_tokens"] = tokenizer.get_number_tokens()
+    config["model_args"]["tokenizer_file"] = ""
+    lang = base_language(info["language"])
+    langs = list(config.get("languages") or [])
+    if lang not in BUILTIN and lang not in langs:
+        langs.append(lang)
+    config["languages"] = [lang] + [x for x in langs if x != lang]  # the voice's language first
+    write_json(folder / "config.json", config)
+    shutil.copy2(run_vocab(run_dir, info), folder / "vocab.json")
+    if base.speakers is not None:
+        shutil.copy2(base.speakers, folder / "speakers_xtts.pth")
+    ref = choose_reference(Path(info["dataset"]))
+    if ref is not None:
+        shutil.copy2(ref[0], folder / "reference.wav")
+    return ckpt, run_dir, info, ref, lang
+
+
+def export_xtts(run: str | Path, output: str | Path, build, *, fmt: str = "xtts", which: str = "best",
+                name: str | None = None, samples: bool = True, evaluate: bool = True, log=print):
+    """``build``: the checked output folder (voicetune.exporter.start_export); ``fmt`` xtts-fp16 halves
+    the weights. ``name`` is not used: coqui's folder layout fixes the file names."""
+    from voicetune.exporter import SAMPLE_TEXTS, ExportResult, _checkpoint_reason, finish_voice
+
+    output, fp16 = Path(output), fmt == "xtts-fp16"
     with build as tmp:
-        state = compact_state(load_model_state(base.path("model.pth")), gpt.state_dict(), fp16)
-        torch.save({"model": state}, tmp / "model.pth")
-        del state
-        config = base.config()
-        config["model_args"]["gpt_number_text_tokens"] = tokenizer.get_number_tokens()
-        config["model_args"]["tokenizer_file"] = ""
-        lang = base_language(info["language"])
-        langs = list(config.get("languages") or [])
-        if lang not in BUILTIN and lang not in langs:
-            langs.append(lang)
-        config["languages"] = [lang] + [x for x in langs if x != lang]  # the voice's language first
-        write_json(tmp / "config.json", config)
-        shutil.copy2(run_vocab(run_dir, info), tmp / "vocab.json")
-        if base.speakers is not None:
-            shutil.copy2(base.speakers, tmp / "speakers_xtts.pth")
-        ref = choose_reference(Path(info["dataset"]))
-        if ref is not None:
-            shutil.copy2(ref[0], tmp / "reference.wav")
-        write_text(tmp / "MODEL_CARD.md", _card(run_dir, info, ckpt, ref, fp16, _checkpoint_reason(run_dir, ckpt)))
+        ckpt, run_dir, info, ref, lang = write_xtts_folder(Path(run), tmp, which=which, fp16=fp16)
+        card = _card(run_dir, info, ckpt, ref, fp16, _checkpoint_reason(run_dir, ckpt))
+        finish_voice(tmp, run_dir, info, ckpt, name=output.name, fmt=fmt, card=card, evaluate=evaluate, log=log)
         written = _samples(tmp, SAMPLE_TEXTS, lang) if samples and ref is not None else []
-        write_voice_marker(tmp, "xtts-fp16" if fp16 else "xtts", ckpt)
         build.commit()
     return ExportResult(output, output / "model.pth", output / "config.json", ckpt,
                         [output / p.relative_to(tmp) for p in written])
 
 
 def _card(run_dir: Path, info: dict, ckpt: Path, ref, fp16: bool, reason: str) -> str:
-    from voicetune.train.checkpoints import read_trainer
+    from voicetune.trainer.checkpoints import read_trainer
 
     trainer = read_trainer(ckpt)
     ext = info.get("extension")
@@ -98,10 +107,6 @@ def _card(run_dir: Path, info: dict, ckpt: Path, ref, fp16: bool, reason: str) -
              f"- weights: {'fp16' if fp16 else 'fp32'}, no optimizer/DVAE (load with coqui `Xtts.load_checkpoint`)",
              f"- reference speaker clip: {ref[1] if ref else 'none (pass --speaker-wav to say)'}",
              f"- clips rejected at load: {len(info.get('rejected') or [])}"]
-    metrics = trainer.get("metrics", {})
-    if metrics:
-        lines += ["", "| metric at this checkpoint | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4g} |" for k, v in sorted(metrics.items()) if isinstance(v, int | float)]
     lines += ["", "Licence: the weights derive from XTTS v2 and carry the Coqui Public Model License "
               "(non-commercial); voicetune itself is GPL-3.0-or-later.", ""]
     return "\n".join(lines)
@@ -109,16 +114,9 @@ def _card(run_dir: Path, info: dict, ckpt: Path, ref, fp16: bool, reason: str) -
 
 def _samples(folder: Path, texts: dict[str, list[str]], lang: str) -> list[Path]:
     """Spoken by the exported folder through coqui's Xtts, with the reference clip."""
-    from voicetune.audio import write_wav
+    from voicetune.exporter import write_samples
     from voicetune.models.xtts.voice import load_xtts_voice, say_xtts
 
     voice = load_xtts_voice(folder, cache=False)  # the temp folder is renamed away after this
-    out = []
-    for group, items in texts.items():
-        for k, text in enumerate(items):
-            audio = say_xtts(text, voice, language=lang, seed=k)
-            path = folder / "samples" / group / f"{k + 1:02d}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_wav(path, audio, voice.sample_rate)
-            out.append(path)
-    return out
+    return write_samples(folder, texts, lambda text, k: (say_xtts(text, voice, language=lang, seed=k),
+                                                         voice.sample_rate))

@@ -21,7 +21,7 @@ from voicetune.audio import load_audio
 from voicetune.data.dataset import Clip, Dataset
 from voicetune.models.xtts.model import SAMPLE_RATE, Mels, load_dvae
 from voicetune.models.xtts.text import encode
-from voicetune.train.data import FeatureCache, file_sha256
+from voicetune.trainer.data import FeatureCache, file_sha256
 
 CACHE_VERSION = 1
 HOP = 256  # conditioning-mel hop (samples @22050)

@@ -21,7 +21,7 @@ from voicetune.models.xtts.batch import Collate, EvalSet, PromptSpec, TrainSet
 from voicetune.models.xtts.features import HOP, XttsFeatures
 from voicetune.models.xtts.model import SAMPLE_RATE
 from voicetune.models.xtts.step import gpt_losses
-from voicetune.train.backend import FreezeRule
+from voicetune.trainer.backend import FreezeRule
 
 EMBEDDINGS = ("text_embedding.", "mel_embedding.", "text_pos_embedding.", "mel_pos_embedding.")
 HEADS = ("text_head.", "mel_head.", "final_norm.")

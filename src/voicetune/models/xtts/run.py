@@ -7,19 +7,18 @@ options, vocabulary extension, rejected clips) and, when the vocabulary was exte
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 from voicetune.errors import VoicetuneError
-from voicetune.fileio import write_json
+from voicetune.trainer.runfile import RunFile
 
-RUN_FILE = "xtts.json"
-RUN_FORMAT = 1
+RUNS = RunFile("xtts.json", "XTTS")
+RUN_FILE, RUN_FORMAT = RUNS.name, RUNS.format_version
 
 
 def is_run(path: Path) -> bool:
-    return path.is_dir() and (path / RUN_FILE).exists()
+    return RUNS.holds(path)
 
 
 def build_backend(dataset: Path, base: str | Path, options, run_dir: Path, *, vocab: Path | None = None,
@@ -100,33 +99,16 @@ def build_backend(dataset: Path, base: str | Path, options, run_dir: Path, *, vo
 
 
 def write_run_info(run_dir: Path, info: dict) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / RUN_FILE, info)
+    RUNS.write(run_dir, info)
 
 
 def read_run_info(run_dir: Path) -> dict:
-    try:
-        info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise VoicetuneError(f"{run_dir / RUN_FILE}: not a readable XTTS run file ({exc}); the run folder is "
-                             "damaged or not an XTTS run") from None
-    if info.get("format_version") != RUN_FORMAT:
-        raise VoicetuneError(f"{run_dir / RUN_FILE}: unknown format_version {info.get('format_version')}")
-    return info
+    return RUNS.read(run_dir)
 
 
 def checkpoint_for(target: Path, which: str = "best") -> tuple[Path, Path]:
     """(checkpoint folder, run folder) from a run folder or one of its checkpoint folders."""
-    from voicetune.train import checkpoints as ckpt
-
-    if (target / "model.safetensors").exists() and is_run(target.parent.parent):
-        return target, target.parent.parent
-    if not is_run(target):
-        raise VoicetuneError(f"{target}: not a voicetune XTTS run (no {RUN_FILE}) or one of its checkpoints")
-    found = (ckpt.best_checkpoint(target) if which == "best" else None) or ckpt.latest(target)
-    if found is None:
-        raise VoicetuneError(f"{target}: the run has no checkpoint yet")
-    return found, target
+    return RUNS.checkpoint(Path(target), which)
 
 
 def run_vocab(run_dir: Path, info: dict) -> Path:
@@ -142,7 +124,7 @@ def load_run_gpt(target: Path, which: str = "best"):
     """(GPT with the checkpoint's weights, tokenizer, info, checkpoint folder, run folder)."""
     from voicetune.models.xtts.base import XttsBase
     from voicetune.models.xtts.model import build_gpt, load_tokenizer, model_args
-    from voicetune.train.checkpoints import load_weights
+    from voicetune.trainer.checkpoints import load_weights
 
     ckpt_dir, run_dir = checkpoint_for(Path(target), which)
     info = read_run_info(run_dir)

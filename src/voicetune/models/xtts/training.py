@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from voicetune.errors import VoicetuneError
 from voicetune.models.xtts.run import RUN_FILE, build_backend, read_run_info, run_vocab, write_run_info
-from voicetune.train.config import TrainConfig, config_from_dict, read_yaml
-from voicetune.train.flags import check_flags
+from voicetune.trainer.config import TrainConfig, config_from_dict, load_config, read_yaml
+from voicetune.trainer.start import new_run_folder, scorer_for, select_overrides
 
 _OWN_KEYS = ("xtts", "dataset", "base", "backend")
 
@@ -31,6 +31,8 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "scheduler.name": ("cosine_restarts", "smooth decay over the run's real length"),
     "scheduler.warmup_fraction": (0.05, "5 % warmup: the optimizer state starts empty"),
 }
+BATCH_CAP = 4  # the most this recipe uses: the full-size GPT at batch 2 already peaks at 7.3 GiB (checkpointing on)
+SMALL_DATA_MINUTES = 10.0  # under this, the advisor points at --preset small-data (seed 002: minutes of audio)
 SMALL_DATA: dict[str, tuple[Any, str]] = {
     "grad_accum": (4, "small-data preset: steadier gradients from few clips"),
     "early_stop.patience": (3, "small-data preset: minutes of audio overfit quickly"),
@@ -38,37 +40,13 @@ SMALL_DATA: dict[str, tuple[Any, str]] = {
 }
 
 
-def wants_xtts(backend: str | None, base: str | None, config: Path | None, resume: Path | None) -> bool:
-    """Is this `voicetune train` call for XTTS? (flag, config ``backend:``, run folder, base contents)."""
-    from voicetune.models.xtts.base import looks_like_xtts
-
-    if backend:
-        return backend == "xtts"
-    if resume is not None:
-        return (Path(resume) / RUN_FILE).exists()
-    if config is not None and read_yaml(config).get("backend") == "xtts":
-        return True
-    if base is None:
-        return False
-    path = Path(base).expanduser()
-    # a hub id naming XTTS (coqui/XTTS-v2) when it is not a local path
-    return looks_like_xtts(path) or (not path.exists() and "xtts" in str(base).lower())
-
-
 def read_config(path: Path | None, overrides: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any], set[str]]:
+    from voicetune.trainer.advisor import given_keys
+
     data = read_yaml(path) if path is not None else {}
     own = {k: data.pop(k) for k in _OWN_KEYS if k in data}
-    given = set(overrides) | _dotted(data)
-    return config_from_dict(data, overrides, str(path) if path is not None else "training options"), own, given
-
-
-def _dotted(data: dict, prefix: str = "") -> set[str]:
-    out = set()
-    for k, v in data.items():
-        out.add(prefix + k)
-        if isinstance(v, dict):
-            out |= _dotted(v, f"{prefix}{k}.")
-    return out
+    return config_from_dict(data, overrides, str(path) if path is not None else "training options"), own, \
+        given_keys(overrides, data)
 
 
 def xtts_options(own: dict[str, Any], source: str, preset: str | None = None):
@@ -89,53 +67,53 @@ def xtts_options(own: dict[str, Any], source: str, preset: str | None = None):
     return opts
 
 
-def apply_defaults(cfg: TrainConfig, options, given: set[str], n_train: int) -> None:
+def apply_defaults(cfg: TrainConfig, options, given: set[str], dataset: Path, log=print) -> None:
+    """XTTS's recipe (DEFAULTS, SMALL_DATA with the preset) and the shared advisor (trainer/advisor.py)."""
+    from voicetune.trainer.advisor import DataFacts, Hardware, advise
+
     table = dict(DEFAULTS)
     if options.preset == "small-data":
         table.update(SMALL_DATA)
-    for key, (value, reason) in table.items():
-        if key not in given:
-            cfg.derive(key, value, reason)
-    if "batch_size" not in given:
-        batch = max(1, min(4, n_train // 4 or 1))
-        cfg.derive("batch_size", batch, f"{n_train} training clips: batch {batch} (max 4 for XTTS on 8 GB)")
+    data = DataFacts.of(dataset)
+    hw = Hardware.detect()
+    log(f"machine: {hw.describe()}")
+    for line in advise(cfg, data, hw, given, batch_cap=BATCH_CAP, defaults=table):
+        log(f"advice: {line}")
+    if options.preset != "small-data" and data.train_minutes < SMALL_DATA_MINUTES:
+        log(f"advice: {data.train_minutes:.1f} min of audio: --preset small-data trains only the last layers with "
+            "accumulation and early stop, the recipe for minutes of audio")
     if options.gradient_checkpointing and "gradient_checkpointing" not in given:
         cfg.derive("gradient_checkpointing", True, "xtts.gradient_checkpointing (default): the full-size GPT "
                    "at batch 2 peaks at 7.3 GiB with it, 11.4 GiB without")
 
 
-def run_training(*, dataset: Path | None, base: str | None, output: Path | None, config: Path | None,
-                 resume: Path | None, overrides: dict[str, Any], preset: str | None = None,
-                 show_progress: bool = True, given: dict[str, Any] | None = None, log=print):
-    """``given``: the CLI flags the user set (flag -> value), checked against what XTTS uses."""
+def train_xtts(request, log=print):
+    """`voicetune train` on an XTTS v2 base (backends.TrainRequest): a new run or a resume."""
     from voicetune.data.manage import require_valid
-    from voicetune.folders import RUN, check_output
-    from voicetune.train import engine
+    from voicetune.trainer import engine
 
-    check_flags("xtts", given or {}, resume=resume is not None)
-    if resume is not None:
-        run_dir = Path(resume)
+    overrides = select_overrides(request.overrides, request.select_by)
+    if request.resume is not None:
+        run_dir = Path(request.resume)
         info = read_run_info(run_dir)
         require_valid(info["dataset"])
         options = xtts_options({"xtts": info["options"]}, str(run_dir / RUN_FILE))
         backend, _ = build_backend(Path(info["dataset"]), info["base"], options, run_dir,
                                    vocab=run_vocab(run_dir, info) if info.get("vocab") else None, log=log)
-        return engine.resume(backend, run_dir, overrides, show_progress=show_progress)
-    cfg, own, given = read_config(config, overrides)
-    dataset = dataset or (Path(own["dataset"]) if "dataset" in own else None)
-    base = base or own.get("base")
-    if dataset is None or output is None or base is None:
+        cfg = load_config(run_dir / "config.yaml", overrides)
+        return engine.resume(backend, run_dir, overrides, show_progress=request.show_progress,
+                             on_checkpoint=scorer_for(cfg, Path(info["dataset"])))
+    cfg, own, given = read_config(request.config, overrides)
+    dataset = request.dataset or (Path(own["dataset"]) if "dataset" in own else None)
+    base = request.base or own.get("base")
+    if dataset is None or base is None:
         raise VoicetuneError("give --dataset DATASET, --base XTTS_FOLDER and -o RUN (or --resume RUN)")
-    options = xtts_options(own, str(config or "command line"), preset)
-    output = Path(output)
-    if output.is_dir() and RUN.holds(output):
-        raise VoicetuneError(f"{output}: exists and is not empty; continue it with --resume {output} or pick a new -o")
-    check_output(output, RUN, log=log)
-    from voicetune.data.dataset import load_dataset
-
+    options = xtts_options(own, str(request.config or "command line"), request.preset)
+    output = new_run_folder(request.output, log)
     require_valid(dataset)
-    apply_defaults(cfg, options, given, len(load_dataset(dataset).train))
+    apply_defaults(cfg, options, given, Path(dataset), log)
+    scorer = scorer_for(cfg, Path(dataset))
     output.mkdir(parents=True, exist_ok=True)
     backend, info = build_backend(Path(dataset), base, options, output, log=log)
     write_run_info(output, info)
-    return engine.fit(backend, cfg, output, show_progress=show_progress)
+    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer)

@@ -18,6 +18,7 @@ from voicetune.models.xtts.base import SPEAK_FILES, check_files, read_config
 from voicetune.models.xtts.compat import import_coqui, load_audio_soundfile
 
 OUTPUT_RATE = 24000
+HOP = 256  # output samples per decoder frame (xtts_synthesizer)
 REFERENCE = "reference.wav"
 _CACHE: dict[tuple, XttsVoice] = {}
 
@@ -102,3 +103,28 @@ def say_xtts(text: str, voice: XttsVoice, *, speaker_wavs: list[Path] | None = N
             out = voice.model.inference(sentence, lang, latent, speaker, temperature=temperature)
             parts.append(np.asarray(out["wav"], dtype=np.float32))
     return join_sentences(parts, voice.sample_rate, sentence_silence)
+
+
+def xtts_synthesizer(target: str | Path, device: str = "cpu"):
+    """voicetune.evaluation's ``text -> (audio, rate)`` for an exported XTTS folder, an XTTS run or one
+    of its checkpoints. A run speaks through the folder `voicetune export --format xtts` would write
+    (into a temporary folder, removed when the synthesizer is), so what is scored is what users get."""
+    import tempfile
+
+    from voicetune.evaluation.targets import EVAL_SEED, Synthesizer
+
+    target = Path(target)
+    scratch = None
+    folder = target
+    if not is_xtts_voice(target):
+        from voicetune.models.xtts.export import write_xtts_folder
+
+        scratch = tempfile.TemporaryDirectory(prefix="voicetune-xtts-eval-")
+        folder = Path(scratch.name) / "voice"
+        write_xtts_folder(target, folder)
+    voice = load_xtts_voice(folder, device=device, cache=False)
+
+    def speak(text: str, _keep=scratch) -> tuple[np.ndarray, int]:  # _keep: the folder lives with this
+        return say_xtts(text, voice, seed=EVAL_SEED), voice.sample_rate
+
+    return Synthesizer(speak, str(target), voice.sample_rate, HOP)

@@ -1,12 +1,13 @@
 """`voicetune export`: a run's chosen checkpoint -> a voice folder other tools use directly.
 
-Piper format: ``<name>.onnx`` + ``<name>.onnx.json`` (piper-tts loads them), ``MODEL_CARD.md``
-(base voice and its licence, data, steps, which checkpoint and why, the evaluation table),
-``report.html`` (loss curves, LR, diagnosis, evaluation table) and ``samples/{short,medium,long}/``
-spoken by the exported voice itself. The folder is written beside the target and renamed
-into place, so a failed export never leaves a half-written voice. Every format writes
-``voicetune-voice.json`` (format, checkpoint): the marker that lets a later export with
-``--overwrite`` replace the folder; a folder without it is never replaced (voicetune.folders).
+The formats belong to the backends (voicetune.backends: piper for Piper/VITS runs, hf and piper
+for MMS runs, xtts and xtts-fp16 for XTTS runs); what every voice folder carries is made here once:
+``MODEL_CARD.md`` (base voice and its licence, data, steps, which checkpoint and why, the evaluation
+table), ``report.html`` (loss curves, LR, diagnosis, evaluation table), ``samples/{short,medium,long}/``
+spoken by the exported voice itself, and ``voicetune-voice.json`` (format, checkpoint): the marker
+that lets a later export with ``--overwrite`` replace the folder; a folder without it is never
+replaced (voicetune.folders). The folder is written beside the target and renamed into place, so a
+failed export never leaves a half-written voice.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class ExportResult:
 
 
 def _checkpoint_reason(run: Path, ckpt: Path) -> str:
-    from voicetune.train.checkpoints import read_best
+    from voicetune.trainer.checkpoints import read_best
 
     info = read_best(run)
     if info is not None and contained(run, info["path"], run / "best.json").resolve() == ckpt.resolve():
@@ -63,11 +64,10 @@ def start_export(run: Path, output: Path, overwrite: bool, log=print) -> FolderB
     return FolderBuild(output)
 
 
-def model_card(run: Path, info: dict, ckpt: Path, name: str, evals: dict[int, dict] | None = None,
-               findings: list[str] | None = None) -> str:
+def model_card(run: Path, info: dict, ckpt: Path, name: str) -> str:
+    """The card of a VITS voice (Piper or MMS); finish_voice adds the evaluation table."""
     from voicetune.data.dataset import load_dataset
-    from voicetune.run_report import eval_table_markdown
-    from voicetune.train.checkpoints import read_trainer
+    from voicetune.trainer.checkpoints import read_trainer
 
     trainer = read_trainer(ckpt)
     base = info.get("base", "?")
@@ -86,69 +86,62 @@ def model_card(run: Path, info: dict, ckpt: Path, name: str, evals: dict[int, di
         b = info["bootstrap"]
         lines.append(f"- posterior encoder re-learned from the base by distillation: mel-L1 "
                      f"{b['mel_l1_before']:.3f} -> {b['mel_l1_after']:.3f}")
-    metrics = trainer.get("metrics", {})
-    if metrics:
-        lines += ["", "| metric at this checkpoint | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4g} |" for k, v in sorted(metrics.items()) if isinstance(v, int | float)]
-    lines += ["", "## Evaluation", "", eval_table_markdown(evals or {}, trainer["step"])]
-    if findings:
-        lines += ["", "Diagnosis:", *[f"- {f}" for f in findings]]
     lines += ["", "Licence: the weights derive from the base voice and carry its terms; voicetune itself is "
               "GPL-3.0-or-later.", ""]
     return "\n".join(lines)
 
 
-def export_run(run: str | Path, output: str | Path, *, fmt: str = "piper", which: str = "best",
+def export_run(run: str | Path, output: str | Path, *, fmt: str | None = None, which: str = "best",
                name: str | None = None, samples: bool = True, evaluate: bool = True, overwrite: bool = False,
                log=print) -> ExportResult:
-    """``evaluate``: listen to the chosen checkpoint first when the run has no score for it yet
+    """A run (its best or last checkpoint) or one checkpoint folder -> a voice folder, in the format
+    ``fmt`` (default: the run's backend's first format; voicetune.backends lists them).
+    ``evaluate``: listen to the chosen checkpoint first when the run has no score for it yet
     (~25 s; the row is added to the run's eval.jsonl) so the card and report carry its numbers.
     ``overwrite``: replace an earlier voicetune voice folder at ``output``."""
-    from voicetune.models.vits.export import export_piper
-    from voicetune.models.vits.run import RUN_FILE, checkpoint_for, load_run_model, read_run_file
+    from voicetune import backends
 
     run, output = Path(run), Path(output)
-    if fmt not in ("piper", "hf", "xtts", "xtts-fp16"):
-        raise VoicetuneError(f"--format {fmt}: not available in this build (piper, hf, xtts, xtts-fp16)")
+    if fmt is not None and fmt not in backends.export_formats():
+        raise VoicetuneError(f"--format {fmt}: not a format voicetune writes ({', '.join(backends.export_formats())})")
     build = start_export(run, output, overwrite, log)
-    if fmt == "xtts" or fmt == "xtts-fp16" or (run / "xtts.json").exists() or (run.parent.parent / "xtts.json").exists():
-        from voicetune.models.xtts.export import export_xtts
+    backend, fmt = backends.for_export(run, fmt)
+    return backend.export(run, output, build, fmt=fmt, which=which, name=name, samples=samples, evaluate=evaluate,
+                          log=log)
 
-        return export_xtts(run, output, build, which=which, fp16=fmt == "xtts-fp16", samples=samples, log=log)
-    ckpt = checkpoint_for(run, which)
-    run_dir = run if (run / RUN_FILE).exists() else ckpt.parent.parent
-    info = read_run_file(run_dir)
-    if fmt == "hf" or info.get("backend") == "mms":  # transformers/MMS runs: models/mms/export_hf.py
-        from voicetune.models.mms.export_hf import export_mms_run
 
-        return export_mms_run(run_dir, ckpt, info, output, build, fmt=fmt, name=name, samples=samples)
-    model, voice = load_run_model(ckpt)
-    name = name or output.name
-    from voicetune.train.checkpoints import read_trainer
+def finish_voice(tmp: Path, run_dir: Path, info: dict, ckpt: Path, *, name: str, fmt: str, card: str,
+                 evaluate: bool, log=print) -> None:
+    """What every format's voice folder carries besides its weights: ``MODEL_CARD.md`` (the
+    backend's own card + the evaluation table and diagnosis), ``report.html`` and the voice marker."""
+    from voicetune.run_report import eval_table_markdown
+    from voicetune.trainer.checkpoints import read_trainer
 
-    step = read_trainer(ckpt)["step"]
+    trainer = read_trainer(ckpt)
+    step = trainer["step"]
     evals, findings, events = _evaluation(run_dir, info, ckpt, step, evaluate, log)
-    with build as tmp:
-        export_piper(model, voice, tmp / f"{name}.onnx")
-        write_text(tmp / "MODEL_CARD.md", model_card(run_dir, info, ckpt, name, evals, findings))
-        write_text(tmp / "report.html", _report(run_dir, info, ckpt, step, name, evals, findings, events))
-        written = _samples(tmp, name) if samples else []
-        write_voice_marker(tmp, "piper", ckpt)
-        build.commit()
-    return ExportResult(output, output / f"{name}.onnx", output / f"{name}.onnx.json", ckpt,
-                        [output / p.relative_to(tmp) for p in written])
+    body = [card.rstrip("\n")]
+    metrics = {k: v for k, v in sorted(trainer.get("metrics", {}).items()) if isinstance(v, int | float)}
+    if metrics:
+        body += ["", "| metric at this checkpoint | value |", "|---|---|", *(f"| {k} | {v:.4g} |" for k, v in metrics.items())]
+    body += ["", "## Evaluation", "", eval_table_markdown(evals, step)]
+    if findings:
+        body += ["", "Diagnosis:", *[f"- {f}" for f in findings]]
+    write_text(tmp / "MODEL_CARD.md", "\n".join(body) + "\n")
+    write_text(tmp / "report.html", _report(run_dir, info, ckpt, step, name, evals, findings, events))
+    write_voice_marker(tmp, fmt, ckpt)
 
 
 def _evaluation(run_dir: Path, info: dict, ckpt: Path, step: int, evaluate: bool, log):
     """(eval rows by step, diagnosis lines, metrics events) for the card and report."""
     from voicetune.data.dataset import META_JSON
     from voicetune.run_report import diagnosis, read_events
-    from voicetune.train.checkpoints import eval_rows
+    from voicetune.trainer.checkpoints import eval_rows
 
     rows = eval_rows(run_dir)
     dataset = Path(info.get("dataset", ""))
     if evaluate and step not in rows and (dataset / META_JSON).exists():
-        from voicetune.evaluate.runlog import append_eval_row, checkpoint_scorer
+        from voicetune.evaluation.runlog import append_eval_row, checkpoint_scorer
 
         log(f"evaluating {ckpt.name} by listening (the run has no score for it yet) ...")
         scores = checkpoint_scorer(dataset)(ckpt, step)
@@ -167,20 +160,17 @@ def _report(run_dir: Path, info: dict, ckpt: Path, step: int, name: str, evals: 
     return render_html(f"{name}: training report", facts, events, evals, step, findings)
 
 
-def _samples(folder: Path, name: str) -> list[Path]:
-    """Spoken by the exported ONNX through piper-tts's runtime: what users will hear."""
-    import numpy as np
-    from piper import PiperVoice
-
+def write_samples(folder: Path, texts: dict[str, list[str]], speak) -> list[Path]:
+    """``folder/samples/<group>/01.wav`` ... for each group of texts; ``speak(text, k) -> (audio,
+    sample_rate)`` is the exported voice's own runtime (k: the text's index in its group, a seed)."""
     from voicetune.audio import write_wav
 
-    voice = PiperVoice.load(str(folder / f"{name}.onnx"))
     out = []
-    for group, texts in SAMPLE_TEXTS.items():
-        for k, text in enumerate(texts):
-            audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
+    for group, items in texts.items():
+        for k, text in enumerate(items):
+            audio, rate = speak(text, k)
             path = folder / "samples" / group / f"{k + 1:02d}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_wav(path, audio, voice.config.sample_rate)
+            write_wav(path, audio, rate)
             out.append(path)
     return out

@@ -23,9 +23,9 @@ import numpy as np
 from voicetune.audio import load_audio
 from voicetune.data.dataset import Clip, load_dataset
 from voicetune.errors import DatasetError
-from voicetune.evaluate import pitch, speaker
-from voicetune.evaluate.asr import Intelligibility, intelligibility
-from voicetune.evaluate.metrics import phoneme_count, speech_seconds
+from voicetune.evaluation import pitch, speaker
+from voicetune.evaluation.asr import Intelligibility, intelligibility
+from voicetune.evaluation.metrics import phoneme_count, speech_seconds
 
 MAX_CLIPS = 30
 _CACHE: dict[tuple, DatasetReference] = {}

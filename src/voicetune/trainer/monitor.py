@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from voicetune.train.config import TrainConfig
+from voicetune.trainer.config import TrainConfig
 
 
 @dataclass

@@ -1,11 +1,11 @@
 """What can be evaluated: anything that turns text into audio, behind one callable.
 
-``synthesizer_for(target)`` resolves a Piper ``.onnx``, a voice folder, a voicetune VITS
-checkpoint folder, ``joe`` and a checkpoint of a VITS or MMS fine-tuning run
-(``RUN/checkpoints/step-N``) through ``voicetune.synth.load_voice``: what is evaluated is what
-`voicetune say` speaks with (an MMS run through its own character tokenizer).
-Other kinds (XTTS, another backend's trainer steps) plug in by adding a ``(matches, build)`` pair
-to ``LOADERS``; the first pair whose ``matches(path)`` is true builds the synthesizer.
+``synthesizer_for(target)`` asks the backend registry (voicetune.backends) which backend speaks
+with the target and uses that backend's loader: XTTS folders and runs through coqui
+(models/xtts/voice.py); everything else through ``voicetune.synth.load_voice`` (``vits_synthesizer``
+below: a Piper ``.onnx``, a voice folder, a VITS checkpoint folder, ``joe``, a checkpoint of a VITS
+or MMS run, the latter with its own character tokenizer). What is evaluated is what `voicetune say`
+speaks with.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _backend_for(target: str | Path, backend: str) -> str:
     return "torch" if path.suffix == ".ckpt" or (path.is_dir() and is_vits_checkpoint(path)) else "onnx"
 
 
-def _voice_synthesizer(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
+def _load_synthesizer(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
     from voicetune.synth import load_voice, say
 
     # not cached: a run's checkpoints are evaluated one after another and each is used once
@@ -80,7 +80,7 @@ def _vits_run_step(path: Path) -> bool:
 def _run_step_synthesizer(path: Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
     if backend == "onnx":
         raise VoicetuneError(f"{path}: a checkpoint has no ONNX graph; use --backend torch (or auto)")
-    return _voice_synthesizer(path, device, "torch")
+    return _load_synthesizer(path, device, "torch")
 
 
 def _no_voice_yet(path: Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
@@ -91,7 +91,7 @@ def _no_voice_yet(path: Path, device: str = "cpu", backend: str = "auto") -> Syn
 
 
 LOADERS: list[tuple[Callable[[Path], bool], Callable[..., Synthesizer]]] = [
-    (_is_voice, _voice_synthesizer),
+    (_is_voice, _load_synthesizer),
     (_vits_run_step, _run_step_synthesizer),
     (_trainer_step, _no_voice_yet),
 ]
@@ -101,24 +101,35 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and (path / "checkpoints").is_dir() and (path / "config.yaml").exists()
 
 
-def synthesizer_for(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
-    """A callable ``text -> (audio, sample_rate)`` for a voice, checkpoint or ``joe``.
-
-    ``backend``: "auto", "torch" (voicetune's VITS) or "onnx" (onnxruntime, Piper voices only).
-    """
+def vits_synthesizer(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
+    """The Piper/VITS backend's loader (registered in models/vits/spec.py)."""
     from voicetune.synth import SHORTCUTS
 
-    if backend not in ("auto", "torch", "onnx"):
-        raise VoicetuneError(f"unknown backend {backend!r}; use auto, torch or onnx")
     if str(target).lower() in SHORTCUTS:
-        return _voice_synthesizer(str(target), device, backend)
-    path = Path(target).expanduser()
-    if not path.exists():
-        raise VoicetuneError(f"{path}: not found; pass a Piper .onnx, a voice folder, a checkpoint folder, a run or 'joe'")
+        return _load_synthesizer(str(target), device, backend)
+    path = Path(target)
     for matches, build in LOADERS:
         if matches(path):
             return build(path, device=device, backend=backend)
     raise VoicetuneError(
         f"{path}: not a voice voicetune can load; pass a Piper .onnx (with its .onnx.json), a voice folder, "
-        "a VITS checkpoint folder (model.safetensors + voice.json), a run folder or 'joe'"
+        "a VITS checkpoint folder (model.safetensors + voice.json), an XTTS folder, a run folder or 'joe'"
     )
+
+
+def synthesizer_for(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
+    """A callable ``text -> (audio, sample_rate)`` for a voice, checkpoint, run or ``joe``.
+
+    ``backend``: "auto", "torch" (voicetune's VITS, coqui's XTTS) or "onnx" (onnxruntime, Piper voices only).
+    """
+    from voicetune import backends
+    from voicetune.synth import SHORTCUTS
+
+    if backend not in ("auto", "torch", "onnx"):
+        raise VoicetuneError(f"unknown backend {backend!r}; use auto, torch or onnx")
+    if str(target).lower() in SHORTCUTS:
+        return vits_synthesizer(str(target), device, backend)
+    path = Path(target).expanduser()
+    if not path.exists():
+        raise VoicetuneError(f"{path}: not found; pass a Piper .onnx, a voice folder, a checkpoint folder, a run or 'joe'")
+    return backends.for_voice(path).synthesizer(path, device=device, backend=backend)

@@ -20,10 +20,10 @@ import numpy as np
 
 from voicetune.data.dataset import load_dataset
 from voicetune.errors import VoicetuneError
-from voicetune.evaluate import pitch, speaker
-from voicetune.evaluate.asr import intelligibility
-from voicetune.evaluate.metrics import clipping_share, end_silences
-from voicetune.evaluate.reference import DatasetReference, dataset_reference, seconds_per_phoneme
+from voicetune.evaluation import pitch, speaker
+from voicetune.evaluation.asr import intelligibility
+from voicetune.evaluation.metrics import clipping_share, end_silences
+from voicetune.evaluation.reference import DatasetReference, dataset_reference, seconds_per_phoneme
 
 Synthesize = Callable[[str], tuple[np.ndarray, int]]
 DEFAULT_HOP = 256  # Piper/VITS voices at 16 and 22.05 kHz
@@ -123,6 +123,26 @@ def synthesize_all(synthesize: Synthesize, sentences: list[str]) -> tuple[list[n
     return clips, rate, spent
 
 
+def _intelligibility(clips, sample_rate: int, sentences: list[str], ref: DatasetReference, asr_model: str | None):
+    """(heard, the real recordings', the ASR's label). With no --asr-model on a dataset the bundled
+    English-only tiny.en cannot transcribe, WER/CER are not measured (None) and the label says why;
+    similarity, pitch, buzz and pace do not need an ASR and are still computed."""
+    from voicetune.data.transcribe import load_asr
+    from voicetune.evaluation.asr import Intelligibility
+
+    try:
+        model, spec = load_asr(asr_model, language=ref.language)
+    except VoicetuneError:
+        if asr_model is not None or ref.language.split("-")[0] == "en":
+            raise
+        none = Intelligibility(None, None, [""] * len(clips))
+        return none, Intelligibility(None, None, []), (
+            f"not measured: the bundled Whisper tiny.en is English-only and the dataset is '{ref.language}'; "
+            "pass a multilingual --asr-model for WER/CER")
+    heard = intelligibility(model, clips, sample_rate, sentences, language=ref.language)
+    return heard, ref.intelligibility(model, spec.label), spec.label
+
+
 def score(
     clips: list[np.ndarray],
     sample_rate: int,
@@ -134,8 +154,6 @@ def score(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every measure of already synthesized clips against the dataset reference (EvalResult fields)."""
-    from voicetune.data.transcribe import load_asr
-
     note = progress or (lambda _stage: None)
     note("speaker similarity")
     sim = speaker.similarity_to(speaker.embed_many(clips, sample_rate), ref.center)
@@ -143,14 +161,12 @@ def score(
     rate = pitch.frame_rate(sample_rate, hop_length)
     own, data = pitch.analyze_pitch(clips, sample_rate, rate), ref.pitch_at(rate)
     note("transcribing")
-    model, spec = load_asr(asr_model, language=ref.language)
-    heard = intelligibility(model, clips, sample_rate, sentences, language=ref.language)
-    real = ref.intelligibility(model, spec.label)
+    heard, real, label = _intelligibility(clips, sample_rate, sentences, ref, asr_model)
     spp = seconds_per_phoneme(clips, sentences, sample_rate, ref.language)
     ends = np.array([end_silences(c, sample_rate) for c in clips])
     pooled = np.concatenate(clips) if clips else np.zeros(0, dtype=np.float32)
     return dict(
-        asr_model=spec.label, wer=heard.wer, cer=heard.cer, reference_wer=real.wer,
+        asr_model=label, wer=heard.wer, cer=heard.cer, reference_wer=real.wer,
         similarity=sim, reference_similarity=ref.similarity,
         median_f0=own.median_f0, dataset_median_f0=data.median_f0,
         lock_share=own.lock_share, dataset_lock_share=data.lock_share, frame_rate=rate,
@@ -204,7 +220,8 @@ def evaluate_voice(
     )
 
 
-# Limits from issue 5's quality goal (a fine-tune should stay within these of the real speaker).
+# How far a fine-tune may stray from the real speaker before a listener notices (the quality goals
+# of docs/BENCHMARKS.md, "Fine-tuning quality").
 LOCK_MARGIN = 0.05  # frame-rate lock: at most the dataset's own share + 5 points
 COMB_MARGIN = 1.0  # frame-rate comb: at most the dataset's own + 1 dB
 F0_MARGIN = 0.15  # median F0 within 15 % of the dataset's

@@ -79,7 +79,7 @@ def _save_seconds(run: Any) -> float:
     import tempfile
     from pathlib import Path
 
-    from voicetune.train.checkpoints import save_weights
+    from voicetune.trainer.checkpoints import save_weights
 
     with tempfile.TemporaryDirectory(prefix="voicetune-probe-") as tmp:
         t0 = time.perf_counter()
@@ -93,7 +93,7 @@ def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]
 
     ``at_step``: the global step the backend is told it is at, so that warm-up branches of its
     step (a discriminator-only phase, say) do not make the probe cheaper than the real step."""
-    from voicetune.train.runtime import to_device
+    from voicetune.trainer.runtime import to_device
 
     cfg, backend = run.cfg, run.backend
     items = _median_batch(train_ds, min(cfg.batch_size, len(train_ds)))

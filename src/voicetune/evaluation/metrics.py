@@ -2,7 +2,7 @@
 rate (seconds per phoneme), real-time factor.
 
 The speaker, pitch and ASR measures live in ``speaker.py``, ``pitch.py`` and ``asr.py``; this
-module re-exports their entry points so ``voicetune.evaluate.metrics`` is the one place to look.
+module re-exports their entry points so ``voicetune.evaluation.metrics`` is the one place to look.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicetune.evaluate.asr import Intelligibility, intelligibility, transcribe_clips
-from voicetune.evaluate.pitch import (
+from voicetune.evaluation.asr import Intelligibility, intelligibility, transcribe_clips
+from voicetune.evaluation.pitch import (
     LOCK_TOLERANCE,
     PitchStats,
     analyze_pitch,
@@ -21,7 +21,7 @@ from voicetune.evaluate.pitch import (
     frame_rate,
     lock_mask,
 )
-from voicetune.evaluate.speaker import centroid, embed, embed_many, similarity_to
+from voicetune.evaluation.speaker import centroid, embed, embed_many, similarity_to
 
 __all__ = [
     "LOCK_TOLERANCE", "Intelligibility", "PitchStats", "analyze_pitch", "centroid", "clipping_share", "embed",

@@ -20,17 +20,17 @@ from typing import Any
 import torch
 
 from voicetune.errors import VoicetuneError
-from voicetune.train import checkpoints as ckpt
-from voicetune.train import probe
-from voicetune.train.backend import Backend, named_parameters, parameter_report
-from voicetune.train.config import TrainConfig, load_config, save_config
-from voicetune.train.data import BucketBatchSampler
-from voicetune.train.logs import RunLog
-from voicetune.train.monitor import Event, Monitor
-from voicetune.train.runtime import StopSignals, clear_stale_logs, make_accelerator, seed_all, to_device
-from voicetune.train.schedule import LRSchedule, apply_lr, build_optimizer, run_length
-from voicetune.train.stepper import Stepper
-from voicetune.train.ui import Progress, banner
+from voicetune.trainer import checkpoints as ckpt
+from voicetune.trainer import probe
+from voicetune.trainer.backend import Backend, named_parameters, parameter_report
+from voicetune.trainer.config import TrainConfig, load_config, save_config
+from voicetune.trainer.data import BucketBatchSampler
+from voicetune.trainer.logs import RunLog
+from voicetune.trainer.monitor import Event, Monitor
+from voicetune.trainer.runtime import StopSignals, clear_stale_logs, make_accelerator, seed_all, to_device
+from voicetune.trainer.schedule import LRSchedule, apply_lr, build_optimizer, run_length
+from voicetune.trainer.stepper import Stepper
+from voicetune.trainer.ui import Progress, banner
 
 REQUIRED = ("modules", "param_groups", "datasets", "collate", "train_step", "eval_step")
 
@@ -51,12 +51,12 @@ def fit(backend: Backend, cfg: TrainConfig, run_dir: str | Path, *, resume: bool
     """Train ``backend`` into ``run_dir`` (a new run unless ``resume``).
 
     ``on_checkpoint(path, step)`` runs on the main process after each checkpoint is saved (e.g.
-    the listening-based evaluation of issue 5); its numbers go to ``eval.jsonl`` and
+    voicetune.evaluation.runlog.checkpoint_scorer, which listens); its numbers go to ``eval.jsonl`` and
     ``cfg.select_metric`` may name one of them to pick the kept/best checkpoints.
     """
     missing = [m for m in REQUIRED if not callable(getattr(backend, m, None))]
     if missing:
-        raise TypeError(f"backend {type(backend).__name__} lacks {missing} (see voicetune.train.backend.Backend)")
+        raise TypeError(f"backend {type(backend).__name__} lacks {missing} (see voicetune.trainer.backend.Backend)")
     return _Run(backend, cfg, Path(run_dir), resume, show_progress, on_checkpoint).train()
 
 

@@ -6,8 +6,8 @@ Modules: ``speaker``, ``pitch``, ``asr``, ``metrics`` (signal measures + re-expo
 ``targets`` (synthesizer_for), ``runlog`` (eval.jsonl).
 """
 
-from voicetune.evaluate.report import EvalResult, evaluate_voice, load_sentences, problems
-from voicetune.evaluate.runlog import append_eval_row
-from voicetune.evaluate.targets import synthesizer_for
+from voicetune.evaluation.report import EvalResult, evaluate_voice, load_sentences, problems
+from voicetune.evaluation.runlog import append_eval_row
+from voicetune.evaluation.targets import synthesizer_for
 
 __all__ = ["EvalResult", "append_eval_row", "evaluate_voice", "load_sentences", "problems", "synthesizer_for"]

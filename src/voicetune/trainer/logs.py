@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from voicetune.train.backend import Sample
+from voicetune.trainer.backend import Sample
 
 
 class RunLog:

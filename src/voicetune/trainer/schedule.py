@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from voicetune.errors import VoicetuneError
-from voicetune.train.config import OptimizerConfig, SchedulerConfig
+from voicetune.trainer.config import OptimizerConfig, SchedulerConfig
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Per-checkpoint evaluation rows in ``RUN/eval.jsonl`` (read by `voicetune runs` and checkpoint
-selection in ``voicetune.train.checkpoints``).
+selection in ``voicetune.trainer.checkpoints``).
 
 Rows are appended and fsynced, never rewritten, using the trainer's own writer so both sides agree
 on the format: ``step`` and ``checkpoint`` plus every number of :class:`EvalResult`. The numbers
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from voicetune.train.checkpoints import append_eval_row as _append
-from voicetune.train.checkpoints import eval_rows
+from voicetune.trainer.checkpoints import append_eval_row as _append
+from voicetune.trainer.checkpoints import eval_rows
 
 __all__ = ["append_eval_row", "checkpoint_scorer", "eval_rows", "log_tensorboard", "run_of", "step_of"]
 
@@ -65,7 +65,7 @@ def run_of(checkpoint: Path) -> Path | None:
 
 def checkpoint_scorer(dataset_dir: str | Path, sentences: list[str] | str | Path | None = None,
                       asr_model: str | None = None, device: str = "cpu"):
-    """An ``on_checkpoint(path, step) -> {metric: float}`` for ``voicetune.train.engine.fit``.
+    """An ``on_checkpoint(path, step) -> {metric: float}`` for ``voicetune.trainer.engine.fit``.
 
     The engine appends the numbers to eval.jsonl itself and may select checkpoints by one of
     them (``similarity``, ``wer``, ``combined``...). The dataset reference and Whisper are loaded
@@ -73,8 +73,8 @@ def checkpoint_scorer(dataset_dir: str | Path, sentences: list[str] | str | Path
     """
     from voicetune.data.dataset import load_dataset
     from voicetune.errors import VoicetuneError
-    from voicetune.evaluate.report import evaluate_voice, load_sentences
-    from voicetune.evaluate.targets import synthesizer_for
+    from voicetune.evaluation.report import evaluate_voice, load_sentences
+    from voicetune.evaluation.targets import synthesizer_for
 
     texts = sentences if isinstance(sentences, list) else load_sentences(sentences)
     if not load_dataset(dataset_dir).eval:  # checked before training starts, not at its first checkpoint

@@ -10,6 +10,6 @@
     monitor.py      early stopping, overfitting and instability diagnosis
     logs.py, ui.py  metrics.jsonl + TensorBoard + samples; banner and progress bar
 
-Import from the submodules (``from voicetune.train.engine import fit``); this package keeps
+Import from the submodules (``from voicetune.trainer.engine import fit``); this package keeps
 its import light so ``voicetune --help`` does not load torch.
 """

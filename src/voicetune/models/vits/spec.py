@@ -1,0 +1,58 @@
+"""The Piper/VITS backend in the registry (voicetune.backends): every base no other backend claims
+(``joe``, a Piper ``.onnx``/``.ckpt``, a hub ``.ckpt``, an earlier run) and every voice
+voicetune.synth loads. Cheap to import: the work happens in the functions it names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voicetune.backends import Backend, register
+
+
+def _claims_run(path: Path) -> bool:
+    from voicetune.models.vits.run import RUNS
+
+    return RUNS.run_of(path) is not None
+
+
+def _train(request, log=print):
+    from voicetune.models.vits.training import train_vits
+
+    return train_vits(request, log)
+
+
+def _export(run, output, build, **kwargs):
+    from voicetune.models.vits.export_run import export_vits_run
+
+    return export_vits_run(run, output, build, **kwargs)
+
+
+def synthesizer(target, device: str = "cpu", backend: str = "auto"):
+    """voicetune.evaluation's loader for what voicetune.synth speaks (Piper/VITS and MMS runs)."""
+    from voicetune.evaluation.targets import vits_synthesizer
+
+    return vits_synthesizer(target, device, backend)
+
+
+def _sections():
+    from voicetune.models.vits.finetune import VitsTrainOptions
+
+    return {"vits": VitsTrainOptions}
+
+
+BACKEND = register(Backend(
+    name="vits",
+    summary="a Piper voice (`joe`, .onnx, .ckpt, hf://datasets/.../*.ckpt) or an earlier run",
+    run_file="vits.json",
+    train_flags=("--freeze", "--train", "--bootstrap-steps", "--select-by", "--speaker"),
+    start_only=("--freeze", "--train", "--bootstrap-steps", "--speaker"),
+    export_formats=("piper",),
+    select_by=("loss", "similarity", "wer", "combined"),
+    claims_base=lambda base: True,
+    claims_run=_claims_run,
+    claims_voice=lambda path: True,
+    train=_train,
+    export=_export,
+    config_sections=_sections,
+    synthesizer=synthesizer,
+))

@@ -1,0 +1,122 @@
+"""The advisor: the training settings a user did not give, derived from the dataset, the base's
+backend and the hardware, each written with its reason (``derived:`` in config.yaml, the banner,
+the UI). Backends bring their own table of defaults (XTTS's LR and betas, ...) and the cap of their
+batch; the rules every backend shares are here, in one place.
+
+What the run's real length decides (the LR schedule, eval interval, warm-ups) is derived by the
+engine once the length is known (voicetune.trainer.engine, ``_size_run``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicetune.trainer.config import TrainConfig
+
+# Below these, the advisor says before training that the result will be weak, and what it changed.
+SMALL_TRAIN_MINUTES = 3.0
+SMALL_EVAL_MINUTES = 1.0
+MIN_STEPS_PER_EPOCH = 4  # the batch is cut so that an epoch has at least this many optimizer steps
+
+
+@dataclass(frozen=True)
+class Hardware:
+    cores: int
+    ram_gib: float
+    gpu: str | None = None
+    vram_gib: float | None = None
+    bf16: bool = False
+
+    @classmethod
+    def detect(cls) -> Hardware:
+        try:
+            cores = len(os.sched_getaffinity(0))  # what this process may use, not the machine's count
+        except AttributeError:
+            cores = os.cpu_count() or 1
+        try:
+            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        except (ValueError, OSError, AttributeError):
+            ram = 0.0
+        import torch
+
+        if not torch.cuda.is_available():
+            return cls(cores, ram)
+        props = torch.cuda.get_device_properties(0)
+        return cls(cores, ram, props.name, props.total_memory / 2**30, bool(torch.cuda.is_bf16_supported()))
+
+    def describe(self) -> str:
+        gpu = f", {self.gpu} ({self.vram_gib:.0f} GiB{', bf16' if self.bf16 else ''})" if self.gpu else ", no GPU"
+        return f"{self.cores} CPU cores, {self.ram_gib:.0f} GiB RAM{gpu}"
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    train_clips: int
+    eval_clips: int
+    train_minutes: float
+    eval_minutes: float
+    speakers: int
+
+    @classmethod
+    def of(cls, dataset: Path) -> DataFacts:
+        from voicetune.data.dataset import load_dataset
+
+        ds = load_dataset(dataset)
+        return cls(len(ds.train), len(ds.eval), sum(c.duration for c in ds.train) / 60,
+                   sum(c.duration for c in ds.eval) / 60, len({c.speaker for c in ds.clips}) or 1)
+
+
+def given_keys(overrides: dict[str, Any], config: dict[str, Any]) -> set[str]:
+    """The keys a user set: the flags' dotted keys and every key of the config, dotted and not
+    (``early_stop`` and ``early_stop.patience``)."""
+    out = set(overrides)
+
+    def walk(data: dict, prefix: str = "") -> None:
+        for k, v in data.items():
+            out.add(prefix + k)
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+
+    walk(config)
+    return out
+
+
+def advise(cfg: TrainConfig, data: DataFacts, hw: Hardware, given: set[str], *, batch_cap: int,
+           defaults: dict[str, tuple[Any, str]] | None = None) -> list[str]:
+    """Fill every setting not in ``given`` (dotted keys the user set by flag or config) and record
+    why; returns the warnings to print before training (data too small, and what that changed)."""
+
+    def derive(key: str, value: Any, reason: str) -> None:
+        if key not in given:
+            cfg.derive(key, value, reason)
+
+    for key, (value, reason) in (defaults or {}).items():
+        derive(key, value, reason)
+    batch = max(1, min(batch_cap, data.train_clips // MIN_STEPS_PER_EPOCH or 1))
+    derive("batch_size", batch, f"{data.train_clips} training clips: batch {batch} keeps >= {MIN_STEPS_PER_EPOCH} "
+           f"steps per epoch (max {batch_cap} for this backend)")
+    if cfg.max_minutes and not {"epochs", "max_steps"} & given:
+        # --max-minutes alone means "train this long": the engine times a step and sizes the run
+        cfg.derive("epochs", None, f"not set: the run is as long as --max-minutes {cfg.max_minutes:g} allows")
+    if cfg.num_workers > hw.cores:
+        cfg.derive("num_workers", hw.cores, f"{cfg.num_workers} asked; this machine gives the process {hw.cores} "
+                   "cores, and more loader processes than cores only compete with training")
+    if hw.gpu and hw.bf16 and cfg.precision in ("no", "auto"):
+        derive("precision", "bf16", f"{hw.gpu} supports bf16 autocast (the weights stay fp32)")
+    warnings = []
+    if data.train_minutes < SMALL_TRAIN_MINUTES:
+        stop = (f"early stop after {cfg.early_stop.patience} evals without gain" if cfg.early_stop.enabled
+                else "early stop is off: watch the eval loss")
+        warnings.append(f"only {data.train_minutes:.1f} min of training audio (under {SMALL_TRAIN_MINUTES:g}): expect "
+                        f"a voice closer to the base than to the speaker; record more if you can. Sized for it: batch "
+                        f"{cfg.batch_size} from {data.train_clips} clips; {stop}")
+    if data.eval_minutes < SMALL_EVAL_MINUTES:
+        warnings.append(f"the eval split holds {data.eval_minutes * 60:.0f} s in {data.eval_clips} clip(s) (under "
+                        f"{SMALL_EVAL_MINUTES:g} min): eval losses and listening scores will be noisy; `voicetune "
+                        "dataset split --eval-fraction 0.15` gives it more")
+    for i, line in enumerate(warnings, 1):
+        cfg.derived[f"advice.{i}"] = line
+    return warnings
