@@ -78,9 +78,9 @@ def broken(tmp_path_factory, joe_dataset):
 def test_broken_dataset(broken, how, tmp_path, corpus):
     d, named = broken[how]
     before = sha_tree(d)
-    check = vt("dataset", "validate", d)
+    check = vt("dataset", "validate", d)  # the problems are its answer: stdout, one line each
     assert check.code == 1 and "Traceback" not in check.err, check.err
-    assert any(named in ln and BROKEN[how] in ln for ln in check.err.splitlines()), check.err
+    assert any(named in ln and BROKEN[how] in ln for ln in check.out.splitlines()), check.out
     refused(vt("train", "-d", d, "--base", "joe", "-o", tmp_path / "run", "--max-steps", 1, "-q"), named, BROKEN[how])
     assert not (tmp_path / "run").exists()
     if how != "missing-wav":  # those two read every file: the damaged one stops them at once

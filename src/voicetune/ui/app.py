@@ -128,7 +128,8 @@ def build(ws: Workspace) -> gr.Blocks:
                                        elem_id="export-evaluate")
                 speak_samples = gr.Checkbox(value=True, label="Spoken samples by length in the folder",
                                             elem_id="export-samples")
-            export_btn = gr.Button("Export (Piper voice)", variant="primary", elem_id="export")
+            export_btn = gr.Button("Export (the run's format: Piper, transformers or XTTS)", variant="primary",
+                                   elem_id="export")
             export_status = gr.Markdown(elem_id="export-status")
             zip_file = gr.File(label="Voice folder (zip)", interactive=False, elem_id="export-zip")
             card = gr.Markdown(elem_id="model-card")
