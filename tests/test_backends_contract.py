@@ -54,7 +54,9 @@ def _case(name, request, tmp_path):
         "xtts:\n  freeze_layers: 1\n"
 
 
-@pytest.mark.parametrize("name", ["vits", "mms", "xtts"])
+# xtts: ~110 s on 2 cores (coqui loads and generates for every evaluation), so in the slow suite;
+# its train/export/say path is also in the default suite (tests/test_xtts_finetune.py)
+@pytest.mark.parametrize("name", ["vits", "mms", pytest.param("xtts", marks=pytest.mark.slow)])
 def test_train_evaluate_select_export_report_say(name, request, tmp_path, short_evaluation):
     base, dataset, cfg_text = _case(name, request, tmp_path)
     assert backends.for_base(str(base)).name == name
