@@ -71,6 +71,17 @@ class Backend:
 _REGISTRY: dict[str, Backend] = {}
 
 
+def lazy(target: str) -> Callable[..., Any]:
+    """``"module:function"``, imported on its first call: registering a backend imports nothing heavy."""
+    module, name = target.split(":")
+
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = target
+    return call
+
+
 def register(backend: Backend) -> Backend:
     _REGISTRY[backend.name] = backend
     return backend

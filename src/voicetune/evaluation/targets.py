@@ -71,10 +71,10 @@ def _trainer_step(path: Path) -> bool:
 
 
 def _vits_run_step(path: Path) -> bool:
-    """A ``RUN/checkpoints/step-N`` folder of a VITS fine-tune (its voice config is RUN/vits.json)."""
-    from voicetune.models.vits.run import RUN_FILE
+    """A ``RUN/checkpoints/step-N`` folder of a VITS or MMS fine-tune (its voice config is RUN/vits.json)."""
+    from voicetune.models.vits.run import RUNS
 
-    return _trainer_step(path) and (path.resolve().parent.parent / RUN_FILE).exists()
+    return _trainer_step(path) and RUNS.run_of(path) is not None
 
 
 def _run_step_synthesizer(path: Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicetune.backends import Backend, register
+from voicetune.backends import Backend, lazy, register
 
 
 def _claims_base(base: str) -> bool:
@@ -22,24 +22,6 @@ def _claims_run(path: Path) -> bool:
 
     run = RUNS.run_of(path)
     return run is not None and is_mms_run(run)
-
-
-def _train(request, log=print):
-    from voicetune.models.mms.training import train_mms
-
-    return train_mms(request, log)
-
-
-def _export(run, output, build, **kwargs):
-    from voicetune.models.mms.export_hf import export_mms_run
-
-    return export_mms_run(run, output, build, **kwargs)
-
-
-def _synthesizer(target, device: str = "cpu", backend: str = "auto"):
-    from voicetune.models.vits.spec import synthesizer
-
-    return synthesizer(target, device, backend)
 
 
 def _sections():
@@ -63,8 +45,8 @@ BACKEND = register(Backend(
     claims_run=_claims_run,
     claims_voice=_claims_run,
     claims_config=lambda config: Path(config).suffix.lower() == ".json",  # a finetune-hf-vits config
-    train=_train,
-    export=_export,
+    train=lazy("voicetune.models.mms.training:train_mms"),
+    export=lazy("voicetune.models.mms.export_hf:export_mms_run"),
     config_sections=_sections,
-    synthesizer=_synthesizer,
+    synthesizer=lazy("voicetune.evaluation.targets:vits_synthesizer"),  # its runs speak through voicetune.synth
 ))

@@ -6,32 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicetune.backends import Backend, register
+from voicetune.backends import Backend, lazy, register
 
 
 def _claims_run(path: Path) -> bool:
     from voicetune.models.vits.run import RUNS
 
     return RUNS.run_of(path) is not None
-
-
-def _train(request, log=print):
-    from voicetune.models.vits.training import train_vits
-
-    return train_vits(request, log)
-
-
-def _export(run, output, build, **kwargs):
-    from voicetune.models.vits.export_run import export_vits_run
-
-    return export_vits_run(run, output, build, **kwargs)
-
-
-def synthesizer(target, device: str = "cpu", backend: str = "auto"):
-    """voicetune.evaluation's loader for what voicetune.synth speaks (Piper/VITS and MMS runs)."""
-    from voicetune.evaluation.targets import vits_synthesizer
-
-    return vits_synthesizer(target, device, backend)
 
 
 def _sections():
@@ -51,8 +32,8 @@ BACKEND = register(Backend(
     claims_base=lambda base: True,
     claims_run=_claims_run,
     claims_voice=lambda path: True,
-    train=_train,
-    export=_export,
+    train=lazy("voicetune.models.vits.training:train_vits"),
+    export=lazy("voicetune.models.vits.export_run:export_vits_run"),
     config_sections=_sections,
-    synthesizer=synthesizer,
+    synthesizer=lazy("voicetune.evaluation.targets:vits_synthesizer"),
 ))

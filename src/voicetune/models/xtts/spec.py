@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicetune.backends import Backend, register
+from voicetune.backends import Backend, lazy, register
 
 
 def _claims_base(base: str) -> bool:
@@ -27,18 +27,6 @@ def _claims_voice(path: Path) -> bool:
     from voicetune.models.xtts.voice import is_xtts_voice
 
     return is_xtts_voice(path) or _claims_run(path)
-
-
-def _train(request, log=print):
-    from voicetune.models.xtts.training import train_xtts
-
-    return train_xtts(request, log)
-
-
-def _export(run, output, build, **kwargs):
-    from voicetune.models.xtts.export import export_xtts
-
-    return export_xtts(run, output, build, **kwargs)
 
 
 def _synthesizer(target, device: str = "cpu", backend: str = "auto"):
@@ -67,8 +55,8 @@ BACKEND = register(Backend(
     claims_base=_claims_base,
     claims_run=_claims_run,
     claims_voice=_claims_voice,
-    train=_train,
-    export=_export,
+    train=lazy("voicetune.models.xtts.training:train_xtts"),
+    export=lazy("voicetune.models.xtts.export:export_xtts"),
     config_sections=_sections,
     synthesizer=_synthesizer,
 ))
