@@ -229,3 +229,21 @@ def test_speakers_of_a_dataset_meet_the_base(joe_dataset):
     assert plan_speakers(two_speakers(), multi, 3, None, joe_dataset, "vctk", quiet) == {"anna": 2, "bob": 0}
     with pytest.raises(VoicetuneError, match="speakers anna, bob are not speakers of --base vctk"):
         plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 3, None, joe_dataset, "vctk", quiet)
+
+
+def test_dry_run_times_the_run_and_writes_nothing(tmp_path, tiny_base, joe_dataset):
+    run = tmp_path / "run"
+    out = invoke("train", "--dataset", joe_dataset, "--base", tiny_base, "-o", run, "--max-steps", 40,
+                 "--bootstrap-steps", 8, "--dry-run")
+    assert not run.exists()
+    assert "resolved config (what config.yaml would hold)" in out and "derived:" in out
+    estimate = out[out.index("dry run: 40 steps"):]
+    assert "(measured)" in estimate and "min on this machine" in estimate and "nothing was written" in estimate
+    assert "dry run: nothing is written" in out  # the banner's run line
+    # a folder the user owns stays refused exactly as a real run refuses it
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    res = CliRunner().invoke(app, ["train", "--dataset", str(joe_dataset), "--base", str(tiny_base), "-o", str(mine),
+                                   "--max-steps", "4", "--dry-run"])
+    assert "refusing" in str(res.exception) and (mine / "notes.txt").read_text() == "keep"

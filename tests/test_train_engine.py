@@ -275,3 +275,11 @@ def test_a_short_budget_holds_fewer_evals_not_fewer_steps():
     assert "3 evals/checkpoints (74 s each)" in p.explain
     cheap = probe.plan(15, 1.0, 1.0, 0.5, listening=False)
     assert cheap.evals == probe.EVALS_PER_RUN and cheap.steps == 900 - 15
+
+
+def test_dry_run_measures_and_writes_nothing(tmp_path):
+    run = tmp_path / "run"
+    result = fit(RegressionBackend(), _cfg(epochs=3, eval_every=8), run, show_progress=False, dry_run=True)
+    assert result.status == "dry_run" and result.step == 0 and result.checkpoint is None
+    assert result.message.startswith("24 steps × ") and "min on this machine" in result.message
+    assert not run.exists()

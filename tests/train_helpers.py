@@ -50,10 +50,10 @@ class RegressionBackend:
     def __init__(self, n_train: int = 64, n_eval: int = 16, dim: int = 8, seed: int = 0,
                  nan_steps: tuple[int, ...] = (), step_sleep: float = 0.0, eval_curve: list[float] | None = None,
                  freeze: list[FreezeRule] | None = None, dropout: float = 0.1, lengths: bool = True,
-                 init_seed: int | None = None):
+                 init_seed: int | None = None, noise: float = 0.05, hidden: int = 32):
         torch.manual_seed(seed if init_seed is None else init_seed)
-        self.net = nn.Sequential(nn.Linear(dim, 32), nn.Tanh(), nn.Dropout(dropout), nn.Linear(32, dim))
-        self.train_ds, self.eval_ds = make_split(n_train, n_eval, dim, seed)
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Dropout(dropout), nn.Linear(hidden, dim))
+        self.train_ds, self.eval_ds = make_split(n_train, n_eval, dim, seed, noise)
         if not lengths:
             del self.train_ds.lengths
         self.nan_steps = set(nan_steps)

@@ -89,6 +89,7 @@ def train(
     skip_unknown_chars: bool = False,
     overrides: dict[str, Any] | None = None,
     show_progress: bool = True,
+    dry_run: bool = False,
     log: Callable[[str], None] = print,
 ):
     """Fine-tune ``base`` on ``dataset`` into the new run folder ``output``, or continue ``resume``.
@@ -98,6 +99,8 @@ def train(
     ``max_minutes`` alone sizes the run from the measured step time. ``bootstrap_steps`` /
     ``bootstrap_sentences`` (Piper ONNX bases): the posterior-encoder distillation's size. ``overrides``: further engine
     keys, dotted (``{"early_stop.enabled": False}``); the named options win over them.
+    ``dry_run``: resolve the config, time a step, an eval and a checkpoint here, print the config and
+    the estimated time for the run, and return (status ``dry_run``) with nothing written.
     Returns the engine's FitResult (status, step, last checkpoint, best)."""
     from voicetune import backends
 
@@ -120,15 +123,30 @@ def train(
         resume=Path(resume) if resume is not None else None, overrides=engine, freeze=freeze or None,
         train=train or None, speaker=speaker, bootstrap_steps=bootstrap_steps,
         bootstrap_sentences=bootstrap_sentences, select_by=select_by, preset=preset,
-        backend_flags={k: options[k] or None for k in MMS_OPTIONS}, show_progress=show_progress)
+        backend_flags={k: options[k] or None for k in MMS_OPTIONS}, show_progress=show_progress, dry_run=dry_run)
     chosen = backends.for_training(request, backend)
     backends.check_flags(chosen, given, resume=resume is not None)
     backends.check_select_by(chosen, select_by)
+    if dry_run and resume is None:
+        return _dry_run(chosen, request, log)
     return chosen.train(request, log)
 
 
+def _dry_run(chosen, request, log):
+    """A new run's dry run: -o is checked as a real run would check it, but what the backend writes
+    before the engine starts (run file, vocabularies, an imported dataset) goes to a temporary folder."""
+    import dataclasses
+    import tempfile
+
+    from voicetune.trainer.start import new_run_folder
+
+    new_run_folder(request.output, log)
+    with tempfile.TemporaryDirectory(prefix="voicetune-dry-run-") as tmp:
+        return chosen.train(dataclasses.replace(request, output=Path(tmp) / "run"), log)
+
+
 def evaluate(voice: PathLike, dataset: PathLike, *, sentences: list[str] | PathLike | None = None,
-             asr_model: str | None = None, device: str = "cpu", backend: str = "auto") -> EvalResult:
+             asr_model: str | None = None, device: str = "auto", backend: str = "auto") -> EvalResult:
     """How ``voice`` (a Piper .onnx, a voice folder, a checkpoint, an XTTS folder or run, ``joe``)
     sounds next to ``dataset``'s own recordings: WER/CER, speaker similarity, F0, 86 Hz lock, pace."""
     from voicetune.evaluation.report import evaluate_voice
@@ -152,7 +170,7 @@ def export(run: PathLike, output: PathLike, *, fmt: str | None = None, which: st
 
 def say(text: str, voice: Voice | PathLike, out: PathLike | None = None, *, speaker: int | str | None = None,
         length_scale: float | None = None, noise_scale: float | None = None, noise_w: float | None = None,
-        seed: int | None = None, device: str = "cpu", sentence_silence: float = 0.2,
+        seed: int | None = None, device: str = "auto", sentence_silence: float = 0.2,
         clean: bool = False) -> tuple[np.ndarray, int]:
     """Speak ``text`` with a Piper/VITS voice (``joe``, an .onnx, a voice folder, a run or checkpoint);
     returns (float32 audio, sample rate) and writes ``out`` if given. See voicetune.synth.say."""

@@ -45,6 +45,7 @@ class TrainRequest:
     preset: str | None = None
     backend_flags: dict[str, Any] = field(default_factory=dict)  # e.g. MMS's speaker_column, skip_unknown_chars
     show_progress: bool = True
+    dry_run: bool = False  # resolve, time a step, print the config and the estimate; write nothing
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,33 @@ import signal
 import sys
 
 import typer
+import typer.core
 
 from voicetune.errors import VoicetuneError
+
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH"}
+
+
+def _shell_type_name(self, ctx):
+    """Option types in help as click names them (TEXT, PATH, INTEGER; nothing for a flag) instead of
+    typer 0.29's Python annotations (<str>, <list[Path]>, <bool>): what a shell user types."""
+    desc = getattr(self, "type_descriptor", None)
+    if desc is None:  # another typer: its own rendering
+        return _typer_type_name(self, ctx)
+    if getattr(self, "is_flag", False):
+        return None
+    if desc.is_choice:
+        return "|".join(str(c) for c in desc.choices or ())
+    if desc.is_path:
+        return "PATH"
+    name = self.bare_type().removeprefix("list[").removesuffix("]")
+    return _TYPE_NAMES.get(name, name.upper())
+
+
+_PARAM = getattr(typer.core, "_TyperParameter", None)
+if _PARAM is not None and hasattr(_PARAM, "display_type"):  # typer 0.29 draws the help's type column with it
+    _typer_type_name = _PARAM.display_type
+    _PARAM.display_type = _shell_type_name
 
 app = typer.Typer(
     name="voicetune",

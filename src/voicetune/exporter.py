@@ -135,7 +135,7 @@ def finish_voice(tmp: Path, run_dir: Path, info: dict, ckpt: Path, *, name: str,
 def _evaluation(run_dir: Path, info: dict, ckpt: Path, step: int, evaluate: bool, log):
     """(eval rows by step, diagnosis lines, metrics events) for the card and report."""
     from voicetune.data.dataset import META_JSON
-    from voicetune.run_report import diagnosis, read_events
+    from voicetune.run_report import diagnosis, read_events, run_config
     from voicetune.trainer.checkpoints import eval_rows
 
     rows = eval_rows(run_dir)
@@ -148,7 +148,7 @@ def _evaluation(run_dir: Path, info: dict, ckpt: Path, step: int, evaluate: bool
         append_eval_row(run_dir, {"step": step, "checkpoint": f"checkpoints/{ckpt.name}", **scores})
         rows = eval_rows(run_dir)
     events = read_events(run_dir)
-    return rows, diagnosis(events, rows.get(step)), events
+    return rows, diagnosis(events, rows.get(step), run_config(run_dir)), events
 
 
 def _report(run_dir: Path, info: dict, ckpt: Path, step: int, name: str, evals: dict, findings: list[str],

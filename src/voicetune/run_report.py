@@ -80,20 +80,56 @@ class _RowView:
         return value
 
 
-def diagnosis(events: list[dict[str, Any]], chosen: dict[str, Any] | None) -> list[str]:
-    """One line per finding: listening problems of the chosen checkpoint, then the monitor's warnings."""
-    from voicetune.evaluation.report import problems
+# What to try for each listening problem (evaluation.report.problems names them by these prefixes).
+LISTENING_FIXES = {
+    "frame-rate buzz": "export an earlier checkpoint (the table's lowest 86 Hz lock), or keep the decoder's "
+                       "upsamplers frozen (the default recipe; `--freeze dec.ups`)",
+    "pitch": "more clips of the speaker's own intonation, or more steps for the flow and decoder; pick the "
+             "checkpoint by `--select-by similarity`",
+    "intelligibility": "an earlier checkpoint (`voicetune runs RUN` lists them), fewer steps or a lower `--lr`; "
+                       "check the transcripts (`voicetune dataset report`)",
+    "speaking rate": "train the duration predictor (`--train dp`), or set length_scale in the exported .onnx.json",
+    "clipping": "lower the dataset's loudness target (`voicetune prepare --normalize-loudness -23`)",
+}
+# Monitor warnings a curve finding of trainer.diagnosis already covers (one line per problem).
+_COVERED = {"overfit": {"overfit", "gap"}, "unstable": {"nonfinite", "unstable", "spike", "oscillation"},
+            "diverged": {"nonfinite", "unstable", "spike"}}
 
-    out = problems(_RowView(chosen)) if chosen else []
+
+def diagnosis(events: list[dict[str, Any]], chosen: dict[str, Any] | None,
+              config: dict[str, Any] | None = None) -> list[str]:
+    """One line per finding, each with what to try: listening problems of the chosen checkpoint, the
+    training curves (trainer.diagnosis), the monitor's other warnings, and how the run ended."""
+    from voicetune.evaluation.report import problems
+    from voicetune.trainer.diagnosis import diagnose
+
+    out = []
+    for line in problems(_RowView(chosen)) if chosen else []:
+        fix = next((f for prefix, f in LISTENING_FIXES.items() if line.startswith(prefix)), None)
+        out.append(f"{line}. Try: {fix}" if fix else line)
+    findings = diagnose(events, config)
+    out += [str(f) for f in findings]
+    covered = {k for f in findings for k in _COVERED.get(f.kind, ())}
     seen = set()
     for e in events:
-        if e.get("event") == "warning" and e.get("message") not in seen:
+        if e.get("event") == "warning" and e.get("message") not in seen and e.get("kind") not in covered:
             seen.add(e.get("message"))
             out.append(f"step {e['step']}: {e.get('kind', 'warning')}: {e.get('message')}")
     end = [e for e in events if e.get("event") == "end"]
     if end and end[-1].get("status") in ("overfit", "gap", "unstable", "interrupted", "stopped"):
         out.append(f"the run ended with status '{end[-1].get('status')}': {end[-1].get('message') or ''}".rstrip(": "))
     return out
+
+
+def run_config(run: Path) -> dict[str, Any]:
+    """The run's config.yaml as a plain dict ({} when absent or unreadable: a diagnosis still runs)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def curves_png(events: list[dict[str, Any]]) -> bytes | None:

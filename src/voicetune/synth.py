@@ -120,7 +120,7 @@ def _run_checkpoint(path: Path) -> Path | None:
     return Path(checkpoint_for(path)) / "model.safetensors"
 
 
-def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend: str = "torch",
+def load_voice(path_or_name: str | os.PathLike, *, device: str = "auto", backend: str = "torch",
                onnx_seed: int | None = None, cache: bool = True) -> Voice:
     """Load a voice once per process (cached by path, modification time, device and backend).
 
@@ -132,11 +132,14 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "cpu", backend:
     that seed, so the same sentences in the same order sound the same in every process. A Piper
     graph draws its noise inside onnxruntime (RandomNormalLike), which seeds those kernels from
     ``onnxruntime.set_seed`` when the session is created; ``say(seed=...)`` cannot reach them.
-    ``cache=False``: load afresh and keep no reference (a checkpoint evaluated once)."""
+    ``cache=False``: load afresh and keep no reference (a checkpoint evaluated once).
+    ``device``: voicetune.devices.resolve's rule (auto: a GPU if there is one)."""
+    from voicetune.devices import resolve
     from voicetune.models.vits.checkpoint import is_vits_checkpoint, load_vits_checkpoint
     from voicetune.models.vits.import_piper import import_piper, resolve_voice_files
     from voicetune.text.phonemize import Phonemizer
 
+    device = resolve(device)
     if backend not in ("torch", "onnx"):
         raise VoiceError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
     path = _resolve(path_or_name)
@@ -279,7 +282,7 @@ def say(
     noise_scale: float | None = None,
     noise_w: float | None = None,
     seed: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     sentence_silence: float = 0.2,
     normalize: bool = True,
     clean: bool = False,
@@ -356,7 +359,7 @@ def say_lines(
     if not lines:
         raise VoiceError(f"{lines_file}: no lines to say (empty or only comments)")
     if not isinstance(voice, Voice):
-        voice = load_voice(voice, device=kwargs.pop("device", "cpu"))
+        voice = load_voice(voice, device=kwargs.pop("device", "auto"))
     else:
         kwargs.pop("device", None)
     return write_lines(out_dir, lines, lambda line: say(line, voice, **kwargs)[0], voice.sample_rate,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from voicetune.devices import CHOICES
+
 
 def evaluate(
     target: Path = typer.Argument(
@@ -22,7 +24,7 @@ def evaluate(
         None, "--asr-model", help="Whisper model: omit for the bundled tiny.en, a CTranslate2 folder, or a faster-whisper name."
     ),
     redo: bool = typer.Option(False, "--redo", help="For a run: evaluate checkpoints that already have a row in eval.jsonl again."),
-    device: str = typer.Option("cpu", "--device", help="Device for synthesis: cpu, cuda or cuda:N."),
+    device: str = typer.Option("auto", "--device", help=f"Device for synthesis: {CHOICES} (auto: a GPU if there is one)."),
     backend: str = typer.Option(
         "auto", "--backend", help="auto (onnxruntime for Piper .onnx voices, torch for checkpoints), torch or onnx."
     ),

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from voicetune.commands.progress import console, progress_bar
+from voicetune.devices import CHOICES
 
 
 def prepare(
@@ -34,7 +35,7 @@ def prepare(
         -23.0, "--normalize-loudness", help="Target loudness in LUFS for every clip (peaks kept below -1 dBFS)."
     ),
     no_normalize: bool = typer.Option(False, "--no-normalize", help="Keep the recorded loudness."),
-    device: str = typer.Option("cpu", "--device", help="Device for ASR: cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help=f"Device for ASR: {CHOICES} (auto: a GPU if there is one)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary only."),
 ) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from voicetune.devices import CHOICES
+
 
 def say(
     text: str = typer.Argument(None, help="What to say. Long text is split at sentence ends. Omit when --lines is given."),
@@ -20,7 +22,7 @@ def say(
     noise_scale: float = typer.Option(None, "--noise-scale", help="Variation of the voice (voice default, usually 0.667; 0 = deterministic)."),
     noise_w: float = typer.Option(None, "--noise-w", help="Variation of phoneme durations (voice default, usually 0.8; 0 = deterministic)."),
     seed: int = typer.Option(None, "--seed", help="Seed for the random parts: same seed, same audio."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
+    device: str = typer.Option("auto", "--device", help=f"Device for synthesis: {CHOICES} (auto: a GPU if there is one)."),
     lines: Path = typer.Option(None, "--lines", help="Text file, one utterance per line -> 0001.wav, 0002.wav ... in the -o folder."),
     sentence_silence: float = typer.Option(0.2, "--sentence-silence", help="Seconds of silence between sentences."),
     clean: bool = typer.Option(False, "--clean/--no-clean", help="Spell out numbers, currency and symbols before "

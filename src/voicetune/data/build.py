@@ -39,7 +39,7 @@ class PrepareOptions:
     speaker: str | None = None
     seed: int = 1234
     normalize_loudness: float | None = -23.0
-    device: str = "cpu"
+    device: str = "auto"
     srt: list[str] = field(default_factory=list)  # --srt files, matched to the audio file of the same stem
     srt_encoding: str | None = None
     beam_size: int = 5

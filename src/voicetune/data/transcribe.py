@@ -56,7 +56,10 @@ def resolve_asr_model(name: str | None) -> AsrSpec:
 
 def load_asr(name: str | None, *, device: str = "cpu", language: str | None = None):
     """Load (and cache) a faster-whisper model; check it can handle ``language``."""
+    from voicetune.devices import resolve
+
     spec = resolve_asr_model(name)
+    device = resolve(device)
     key = (spec.model, device)
     model = _MODELS.get(key)
     if model is None:
@@ -64,8 +67,10 @@ def load_asr(name: str | None, *, device: str = "cpu", language: str | None = No
 
         compute = "int8" if device == "cpu" else "float16"
         threads = min(os.cpu_count() or 1, 8)
+        kind, _, index = device.partition(":")  # CTranslate2 takes cuda:N as device + index
         try:
-            model = WhisperModel(spec.model, device=device, compute_type=compute, cpu_threads=threads)
+            model = WhisperModel(spec.model, device=kind, device_index=int(index or 0), compute_type=compute,
+                                 cpu_threads=threads)
         except Exception as exc:  # hub download offline, bad folder, CUDA missing ...
             raise VoicetuneError(
                 f"cannot load ASR model '{name}': {str(exc).splitlines()[0][:160]}; offline, pass a local "

@@ -181,9 +181,14 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:
-    """Write config.yaml: the resolved values, then the derived ones listed with their reasons."""
+    """Write config.yaml (config_text)."""
     from voicetune.fileio import write_text
 
+    write_text(path, config_text(cfg))
+
+
+def config_text(cfg: TrainConfig) -> str:
+    """config.yaml's text: the resolved values, then the derived ones listed with their reasons."""
     data = cfg.model_dump(mode="json")
     derived = data.pop("derived")
     text = "# voicetune training config (fully resolved). Values listed under `derived` were\n"
@@ -191,4 +196,4 @@ def save_config(cfg: TrainConfig, path: str | Path) -> None:
     text += yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
     if derived:
         text += yaml.safe_dump({"derived": derived}, sort_keys=False, width=1000, allow_unicode=True)
-    write_text(path, text)
+    return text

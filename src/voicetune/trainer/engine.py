@@ -47,8 +47,12 @@ class FitResult:
 
 def fit(backend: Backend, cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         show_progress: bool | None = None,
-        on_checkpoint: Callable[[Path, int], Mapping[str, float]] | None = None) -> FitResult:
+        on_checkpoint: Callable[[Path, int], Mapping[str, float]] | None = None, dry_run: bool = False) -> FitResult:
     """Train ``backend`` into ``run_dir`` (a new run unless ``resume``).
+
+    ``dry_run``: build everything, time a step, an eval and a checkpoint on this machine, print the
+    resolved config and the run's estimated time, and return (status "dry_run") without writing
+    anything into ``run_dir``.
 
     ``on_checkpoint(path, step)`` runs on the main process after each checkpoint is saved (e.g.
     voicetune.evaluation.runlog.checkpoint_scorer, which listens); its numbers go to ``eval.jsonl`` and
@@ -57,7 +61,8 @@ def fit(backend: Backend, cfg: TrainConfig, run_dir: str | Path, *, resume: bool
     missing = [m for m in REQUIRED if not callable(getattr(backend, m, None))]
     if missing:
         raise TypeError(f"backend {type(backend).__name__} lacks {missing} (see voicetune.trainer.backend.Backend)")
-    return _Run(backend, cfg, Path(run_dir), resume, show_progress, on_checkpoint).train()
+    run = _Run(backend, cfg, Path(run_dir), resume, show_progress, on_checkpoint, dry_run)
+    return run.dry_run_result() if dry_run else run.train()
 
 
 def resume(backend: Backend, run_dir: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -83,8 +88,10 @@ class _Run:
     """One process's view of a run. Set up in __init__, trained by train()."""
 
     def __init__(self, backend: Backend, cfg: TrainConfig, run_dir: Path, resume: bool,
-                 show_progress: bool | None, on_checkpoint: Callable[[Path, int], Mapping[str, float]] | None):
+                 show_progress: bool | None, on_checkpoint: Callable[[Path, int], Mapping[str, float]] | None,
+                 dry_run: bool = False):
         self.backend, self.cfg, self.run_dir, self.on_checkpoint = backend, cfg, run_dir, on_checkpoint
+        self.dry_run = dry_run
         self.acc = acc = make_accelerator(cfg.precision, cfg.device)
         self.main, self.rank, self.world = acc.is_main_process, acc.process_index, acc.num_processes
         seed_all(cfg.seed + self.rank)  # dropout etc. differ per process; weights are synced below
@@ -100,16 +107,16 @@ class _Run:
         if resume:
             self._restore()
         self._size_run()
-        if not resume and self.main:
+        if not resume and self.main and not dry_run:
             run_dir.mkdir(parents=True, exist_ok=True)
             clear_stale_logs(run_dir)
             save_config(cfg, run_dir / "config.yaml")
-        self.log = RunLog(run_dir, self.main, resume_step=self.step if resume else None)
+        self.log = RunLog(run_dir, self.main and not dry_run, resume_step=self.step if resume else None)
         self._apply_freeze(self.step)  # before the banner, so its trainable/total counts are this step's
         if self.main:
             params = parameter_report(self.modules)
             banner(backend, cfg, acc, self.length, self.schedule, params, run_dir,
-                   resumed_from=self.step if resume else None)
+                   resumed_from=self.step if resume else None, dry_run=dry_run)
             self.log.event("resume" if resume else "start", self.step, total_steps=self.total, world_size=self.world,
                            parameters={k: {"trainable": t, "total": n} for k, (t, n) in params.items()})
         self.progress = Progress(enabled=self.main and show_progress is not False, total=self.total,
@@ -175,8 +182,9 @@ class _Run:
         self.probe_started = time.monotonic()
         self.planned_evals = probe.EVALS_PER_RUN  # fewer when a --max-minutes budget cannot hold them
         self.rules = list(getattr(backend, "freeze_rules", list)())  # the probe times the post-warm-up step
+        self.timing: tuple[float, float, float] | None = None
         if cfg.epochs is None and cfg.max_steps is None:
-            step_s, eval_s, save_s = probe.measure(self, self.train_ds, at_step=10**9)
+            step_s, eval_s, save_s = self.timing = probe.measure(self, self.train_ds, at_step=10**9)
             plan = probe.plan(cfg.max_minutes, step_s, eval_s, save_s, listening=self.on_checkpoint is not None,
                               spent=time.monotonic() - self.probe_started)
             cfg.derive("max_steps", self.step + plan.steps,
@@ -199,11 +207,13 @@ class _Run:
         for option, why in (getattr(backend, "fit_run_length", None) or (lambda _n: {}))(self.total).items():
             cfg.derived[f"{backend.name}.{option}"] = why
         self.rules = list(getattr(backend, "freeze_rules", list)())
+        if self.dry_run and self.timing is None:  # the estimate needs this machine's step time
+            self.timing = probe.measure(self, self.train_ds, at_step=10**9)
         self.schedule = LRSchedule(cfg.scheduler, self.length)
         self.eval_every = cfg.eval_every
         self.save_every = cfg.save_every or self.eval_every
         self.samples_every = cfg.samples_every or self.eval_every
-        if self.saved_total is not None and self.saved_total != self.total and self.main:
+        if self.saved_total is not None and self.saved_total != self.total and self.main and not self.dry_run:
             save_config(cfg, self.run_dir / "config.yaml")
 
     def _restore(self) -> None:
@@ -211,7 +221,7 @@ class _Run:
         if last is None:
             raise VoicetuneError(f"{self.run_dir}: no complete checkpoint to resume from; "
                                  "start the run again without --resume")
-        if self.main:
+        if self.main and not self.dry_run:
             ckpt.remove_partial(self.run_dir)
         state = ckpt.load(last, self.modules, self.optimizers, self.stepper.scaler, self.rank)
         self.step, self.epoch, self.pos = state["step"], state["epoch"], state["batches_in_epoch"]
@@ -227,6 +237,18 @@ class _Run:
                   if n.startswith(r.prefix) and (r.until_step is None or at < r.until_step)}
         for n, p in named_parameters(self.modules):
             p.requires_grad_(self.initial_grad[n] and n not in frozen)
+
+    def dry_run_result(self) -> FitResult:
+        """The resolved config and the time the run would take here (probe.estimate), nothing written."""
+        from voicetune.trainer.config import config_text
+
+        assert self.timing is not None
+        message = probe.estimate(self.timing, self.total - self.step, self.eval_every, self.save_every,
+                                 listening=self.on_checkpoint is not None)
+        if self.main:
+            self.acc.print("resolved config (what config.yaml would hold):\n" + config_text(self.cfg))
+            self.acc.print(f"dry run: {message}; nothing was written")
+        return FitResult("dry_run", self.step, self.epoch, None, None, message)
 
     # --- the loop ------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class Monitor:
         self.recent: deque[float] = deque(maxlen=cfg.instability.window)
         self.last_spike = -(10**9)
         self.last_oscillation = -(10**9)
+        self.first_loss: float | None = None
 
     # --- every optimizer step ------------------------------------------------------------------
 
@@ -62,9 +63,13 @@ class Monitor:
         if loss is None or not math.isfinite(loss):
             return []
         events = []
+        if self.first_loss is None:
+            self.first_loss = loss
         if len(self.recent) >= 10 and step - self.last_spike >= cfg.window:
             median = statistics.median(self.recent)
-            if median > 0 and loss > cfg.spike_factor * median:
+            # a loss that has fallen to ~0 wobbles by several times its median; a spike is also a
+            # rise worth 5 % of where the run started
+            if median > 0 and loss > cfg.spike_factor * median and loss - median > 0.05 * abs(self.first_loss):
                 self.last_spike = step
                 events.append(Event("spike", step, (
                     f"loss spiked to {loss:.4g} at step {step}, {loss / median:.1f}× the median of the last "
@@ -135,7 +140,8 @@ class Monitor:
                 "bad_evals": self.bad_evals, "evals": self.evals, "rising": self.rising,
                 "gap_warned": self.gap_warned, "consecutive_bad": self.consecutive_bad,
                 "total_bad": self.total_bad, "recent": list(self.recent),
-                "last_spike": self.last_spike, "last_oscillation": self.last_oscillation}
+                "last_spike": self.last_spike, "last_oscillation": self.last_oscillation,
+                "first_loss": self.first_loss}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         recent = state.pop("recent", [])

@@ -143,3 +143,16 @@ def plan(budget_minutes: float, step_seconds: float, eval_seconds: float, save_s
                f"{overhead - spent:.0f} s for {evals} evals/checkpoints ({per_eval:.0f} s each)"
                + (f" and {spent:.0f} s of timing" if spent >= 1 else "") + f" = {steps} steps")
     return BudgetPlan(steps, step_seconds, eval_seconds, save_seconds, overhead, explain, evals)
+
+
+def estimate(timing: tuple[float, float, float], steps: int, eval_every: int, save_every: int,
+             listening: bool) -> str:
+    """`voicetune train --dry-run`'s answer: the run's time from the measured step, eval and save."""
+    step_s, eval_s, save_s = timing
+    evals = max(1, steps // eval_every)
+    saves = max(1, steps // save_every)
+    listen = saves * LISTEN_SECONDS if listening else 0.0
+    total = steps * step_s + evals * eval_s + saves * save_s + listen
+    return (f"{steps} steps × {step_s:.2f} s (measured) + {evals} evals × {eval_s:.1f} s + {saves} checkpoints × "
+            f"{save_s:.1f} s" + (f" + listening {listen:.0f} s" if listen else "")
+            + f" ≈ {total / 60:.1f} min on this machine")

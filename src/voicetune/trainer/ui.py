@@ -17,12 +17,15 @@ def _count(n: int) -> str:
 
 
 def banner(backend: Any, cfg: Any, acc: Any, length: Any, schedule: Any, params: dict[str, tuple[int, int]],
-           run_dir: Path, resumed_from: int | None) -> None:
+           run_dir: Path, resumed_from: int | None, dry_run: bool = False) -> None:
     """The resolved configuration, before the first step (what the user gets, not what they typed)."""
     t = Table(title=f"voicetune train · {backend.name}", show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold cyan")
     t.add_column()
-    t.add_row("run", f"{run_dir}" + (f" (resumed at step {resumed_from})" if resumed_from is not None else ""))
+    t.add_row("run", "dry run: nothing is written" if dry_run else
+              f"{run_dir}" + (f" (resumed at step {resumed_from})" if resumed_from is not None else ""))
+    if not dry_run:
+        t.add_row("watch", f"tensorboard --logdir {run_dir / 'tb'}  ·  voicetune runs {run_dir}")
     t.add_row("device", f"{acc.device} × {acc.num_processes} process(es), precision {acc.mixed_precision}"
               + (", torch.compile" if cfg.compile else ""))
     t.add_row("length", length.explain)

@@ -123,4 +123,5 @@ def train_mms(request, log=print):
     backend, info = build(Path(dataset), base, options, {**own.get("mms", {}), **flags},
                           given=own.get("vits") or {}, log=log)
     write_run_info(output, info)
-    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer)
+    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer,
+                      dry_run=request.dry_run)

@@ -339,6 +339,14 @@ def cache_key(base_sha: str, texts: list[str], opts: BootstrapOptions) -> str:
     return f"{base_sha[:16]}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
+def is_cached(base_sha: str, options: BootstrapOptions | None = None, texts: list[str] | None = None) -> bool:
+    """Whether cached_bootstrap would load the learned weights instead of distilling again."""
+    opts = options or BootstrapOptions()
+    texts = texts if texts is not None else distillation_texts()
+    path = cache_dir() / f"{cache_key(base_sha, texts, opts)}.safetensors"
+    return path.exists() and path.with_suffix(".json").exists()
+
+
 def cached_bootstrap(model, phonemizer, base_sha: str, options: BootstrapOptions | None = None,
                      texts: list[str] | None = None, *, progress: Progress | None = None, **kwargs) -> BootstrapReport:
     """``bootstrap`` once per base voice, options and text; later calls load the learned weights."""

@@ -134,10 +134,12 @@ def plan_speakers(ds, voice, n_speakers: int, speaker: str | None, dataset: Path
 
 
 def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes: float | None = None,
-                  speaker: str | None = None, log=print):
-    """Everything a VITS run needs before the engine starts: base, features, bootstrap, backend."""
+                  speaker: str | None = None, dry_run: bool = False, log=print):
+    """Everything a VITS run needs before the engine starts: base, features, bootstrap, backend.
+    ``dry_run``: a bootstrap that is not cached yet is announced, not run (the step time the dry run
+    measures does not depend on the posterior encoder's weights)."""
     from voicetune.data.dataset import load_dataset
-    from voicetune.models.vits.bootstrap import cached_bootstrap
+    from voicetune.models.vits.bootstrap import cached_bootstrap, is_cached
     from voicetune.models.vits.features import FeatureCache
     from voicetune.models.vits.finetune import VitsBackend
     from voicetune.sample_data import sentences as load_sentences
@@ -158,7 +160,11 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
         raise VoicetuneError(f"{dataset}: the eval split has no usable clip; run `voicetune dataset split {dataset}`")
     phonemizer = cache.phonemizer
     notes = []
-    if needs_bootstrap:
+    if needs_bootstrap and dry_run and not is_cached(info["base_sha256"], options.bootstrap):
+        b = options.bootstrap
+        log(f"bootstrap: not cached for this base yet: the run first distils the posterior encoder "
+            f"({b.enc_q_steps} + {b.sdp_steps} steps, once per base voice and options; not in the estimate below)")
+    elif needs_bootstrap:
         report = cached_bootstrap(model, phonemizer, info["base_sha256"], options.bootstrap,
                                   max_minutes=bootstrap_minutes, progress=stage_logger(log, "bootstrap"), log=log)
         info["bootstrap"] = asdict(report)

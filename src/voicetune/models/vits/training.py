@@ -145,7 +145,7 @@ def resume_vits(request, build):
     cfg = load_config(resume / "config.yaml", overrides)
     backend = build(Path(info["dataset"]), info["base"], VitsTrainOptions(**info["options"]), info)
     return engine.resume(backend, resume, overrides, show_progress=request.show_progress,
-                         on_checkpoint=scorer_for(cfg, Path(info["dataset"])))
+                         on_checkpoint=scorer_for(cfg, Path(info["dataset"])), dry_run=request.dry_run)
 
 
 def train_vits(request, log=print):
@@ -170,6 +170,8 @@ def train_vits(request, log=print):
     advise(cfg, Path(dataset), yaml_keys, log)
     _check_schedule(cfg, Path(dataset))  # before minutes of bootstrap, not after
     scorer = scorer_for(cfg, Path(dataset))
-    backend, info = build_backend(Path(dataset), base, options, speaker=request.speaker, log=log)
+    backend, info = build_backend(Path(dataset), base, options, speaker=request.speaker, dry_run=request.dry_run,
+                                  log=log)
     write_run_info(output, info)
-    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer)
+    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer,
+                      dry_run=request.dry_run)

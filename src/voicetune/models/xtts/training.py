@@ -102,7 +102,7 @@ def train_xtts(request, log=print):
                                    vocab=run_vocab(run_dir, info) if info.get("vocab") else None, log=log)
         cfg = load_config(run_dir / "config.yaml", overrides)
         return engine.resume(backend, run_dir, overrides, show_progress=request.show_progress,
-                             on_checkpoint=scorer_for(cfg, Path(info["dataset"])))
+                             on_checkpoint=scorer_for(cfg, Path(info["dataset"])), dry_run=request.dry_run)
     cfg, own, given = read_config(request.config, overrides)
     dataset = request.dataset or (Path(own["dataset"]) if "dataset" in own else None)
     base = request.base or own.get("base")
@@ -116,4 +116,5 @@ def train_xtts(request, log=print):
     output.mkdir(parents=True, exist_ok=True)
     backend, info = build_backend(Path(dataset), base, options, output, log=log)
     write_run_info(output, info)
-    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer)
+    return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer,
+                      dry_run=request.dry_run)

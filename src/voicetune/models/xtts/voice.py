@@ -40,8 +40,12 @@ def is_xtts_voice(path: str | Path) -> bool:
         read_config(p / "config.json").get("model") == "xtts"
 
 
-def load_xtts_voice(folder: str | Path, device: str = "cpu", cache: bool = True) -> XttsVoice:
-    """``cache=False`` for a folder that is about to move or vanish (export's temp folder)."""
+def load_xtts_voice(folder: str | Path, device: str = "auto", cache: bool = True) -> XttsVoice:
+    """``cache=False`` for a folder that is about to move or vanish (export's temp folder).
+    ``device``: voicetune.devices.resolve's rule (auto: a GPU if there is one)."""
+    from voicetune.devices import resolve
+
+    device = resolve(device)
     folder = Path(folder)
     check_files(folder, SPEAK_FILES, what="--voice")
     key = (str(folder.resolve()), (folder / "model.pth").stat().st_mtime_ns, device)
