@@ -39,6 +39,8 @@ def test_every_verb_refuses_a_foreign_folder(tmp_path, foreign, joe_dataset, tin
         ("prepare", wav, "-o", foreign),
         ("dataset", "merge", joe_dataset, joe_dataset, "-o", foreign),
         ("dataset", "import-hf", tmp_path / "hf", "-o", foreign),
+        ("dataset", "import", tmp_path / "hf", "-o", foreign),
+        ("dataset", "export", joe_dataset, "--format", "piper", "-o", foreign),
         ("export", run, "-o", foreign),
         ("export", run, "--format", "hf", "-o", foreign),
         ("export", run, "--format", "xtts", "-o", foreign),

@@ -1,8 +1,8 @@
 """Output folders: what `-o` may name, how a new folder replaces an old one, and paths read from
 files that must stay inside their folder.
 
-Every verb that writes a folder (prepare, dataset split/merge/import-hf, export, train, demo,
-say --lines) checks its `-o` with :func:`check_output` before any work: an existing `-o` must be
+Every verb that writes a folder (prepare, dataset split/merge/import/import-hf/export, export, train,
+demo, say --lines) checks its `-o` with :func:`check_output` before any work: an existing `-o` must be
 empty or a folder of the kind being written, recognised by its marker file; anything else is
 refused with one line, because replacing it would delete files voicetune did not create.
 
@@ -47,6 +47,8 @@ DATASET = FolderKind("voicetune dataset", ("dataset.json",), "choose a new or em
 VOICE = FolderKind("voicetune voice folder", (VOICE_MARKER,), "choose a new or empty folder for -o")
 RUN = FolderKind("voicetune run", ("vits.json", "xtts.json"), "choose a new or empty folder for -o")
 DEMO = FolderKind("voicetune demo folder", ("demo.json",), "choose a new or empty folder for -o")
+EXPORT_MARKER = "voicetune-export.json"
+DATASET_EXPORT = FolderKind("voicetune dataset export", (EXPORT_MARKER,), "choose a new or empty folder for -o")
 
 
 def _pid_alive(pid: int) -> bool:

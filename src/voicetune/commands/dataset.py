@@ -1,4 +1,4 @@
-"""`voicetune dataset report|validate|split|merge|import-hf`."""
+"""`voicetune dataset report|validate|split|merge|import|import-hf|export`."""
 
 from __future__ import annotations
 
@@ -108,3 +108,61 @@ def import_hf(
                            min_seconds=min_seconds, max_seconds=max_seconds, eval_fraction=eval_fraction, seed=seed)
     r = import_hf_dataset(name, output, opts, overwrite=overwrite, log=console.print)
     console.print(f"{output}: {r.kept} clips from {r.rows} rows ({r.quarantined} quarantined, see report.md)")
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="The other tool's dataset folder (or its metadata CSV)."),
+    output: Path = typer.Option(..., "-o", "--output", help="New dataset folder."),
+    fmt: str = typer.Option("auto", "--format", "-f", help="ljspeech, piper, coqui, or auto (from the files present)."),
+    audio_dir: Path = typer.Option(None, "--audio-dir", help="piper: the folder its CSV's file names are in "
+                                   "(default: the CSV's folder, then its wavs/)."),
+    speaker: str = typer.Option(None, "--speaker", help="Speaker name for rows that name none."),
+    language: str = typer.Option("en", "--language", "-l", help="Language code of the speech."),
+    sample_rate: int = typer.Option(None, "--sample-rate", help="Default: the first clip's own rate."),
+    min_seconds: float = typer.Option(1.0, "--min-seconds"),
+    max_seconds: float = typer.Option(11.0, "--max-seconds", help="Longest clip (XTTS drops clips over ~11.6 s)."),
+    normalize_loudness: float = typer.Option(-23.0, "--normalize-loudness", help="Target loudness in LUFS."),
+    no_normalize: bool = typer.Option(False, "--no-normalize", help="Keep the recorded loudness."),
+    eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="When the source has no split of its own."),
+    seed: int = typer.Option(1234, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing voicetune dataset at -o."),
+) -> None:
+    """Convert an LJSpeech, piper or coqui/AllTalk dataset into a dataset folder. Transcripts are
+    kept (no ASR); audio gets prepare's checks (duration limits, SNR, clipping, truncation ->
+    quarantine with the reason) and loudness normalisation; coqui's train/eval split is kept.
+
+    Example: voicetune dataset import ~/LJSpeech-1.1 -o lj
+    """
+    from voicetune.commands.progress import results
+    from voicetune.data.interop import ImportOptions, import_dataset
+    from voicetune.data.whole_clips import ClipLimits
+
+    limits = ClipLimits(min_seconds, max_seconds, None if no_normalize else normalize_loudness)
+    opts = ImportOptions(format=fmt, audio_dir=audio_dir, speaker=speaker, language=language, sample_rate=sample_rate,
+                         limits=limits, eval_fraction=eval_fraction, seed=seed)
+    r = import_dataset(path, output, opts, overwrite=overwrite, log=console.print)
+    for note in r.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    results.print(r.summary(), highlight=False, soft_wrap=True)
+
+
+@app.command("export")
+def export(
+    dataset: Path = typer.Argument(..., help="Dataset folder."),
+    fmt: str = typer.Option(..., "--format", "-f", help="ljspeech, piper or hf."),
+    output: Path = typer.Option(..., "-o", "--output", help="New folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier export at -o."),
+) -> None:
+    """Write the dataset's train and eval clips (not the quarantine) in another tool's layout:
+    LJSpeech, piper1-gpl's training CSV + wavs/, or a Hugging Face dataset (save_to_disk, train/test).
+
+    Example: voicetune dataset export my-voice --format piper -o my-voice-piper
+    """
+    from voicetune.commands.progress import results
+    from voicetune.data.interop import export_dataset
+
+    r = export_dataset(dataset, output, fmt, overwrite=overwrite, log=console.print)
+    for note in r.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    results.print(r.summary(), highlight=False, soft_wrap=True)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voicetune.audio import normalize_loudness, resample, write_wav
-from voicetune.data.dataset import Clip, Dataset, Quarantined, Source, assign_splits, ensure_eval
-from voicetune.data.quality import QualityLimits, clip_stats, quality_problem
+from voicetune.audio import resample
+from voicetune.data.dataset import Dataset, Quarantined, Source, assign_splits, ensure_eval
+from voicetune.data.quality import QualityLimits
 from voicetune.data.store import write_metadata
+from voicetune.data.whole_clips import ClipLimits, add_whole_clip
 from voicetune.errors import VoicetuneError
 from voicetune.folders import DATASET, FolderBuild, check_output
 from voicetune.text.normalize import normalize_text
@@ -132,6 +133,7 @@ def import_hf_dataset(name: str, output: str | os.PathLike, opts: HfImportOption
     root = Path(name) if Path(name).is_dir() else None
     slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(name).name or name).strip("-").lower()[:24] or "hf"
     ds: Dataset | None = None
+    limits = ClipLimits(opts.min_seconds, opts.max_seconds, opts.normalize_loudness, opts.quality)
     build = FolderBuild(output)
     with build as tmp:
         (tmp / "wavs").mkdir()
@@ -149,33 +151,13 @@ def import_hf_dataset(name: str, output: str | os.PathLike, opts: HfImportOption
             if ds is None:
                 ds = Dataset(sample_rate=opts.sample_rate or sr, language=opts.language or "und", created_by="voicetune import-hf")
             x = resample(x, sr, ds.sample_rate)
-            duration = len(x) / ds.sample_rate
             text = _clean(str(row[opts.text_column] or ""), opts.language)
             speaker = str(row[opts.speaker_column]) if opts.speaker_column else "speaker"
             sha = hashlib.sha256(x.tobytes()).hexdigest()
-            ds.sources.append(Source(path=f"{name}[{i}]", sha256=sha, duration=round(duration, 3), speaker=speaker))
-            stats = clip_stats(x, ds.sample_rate, None)
-            reason = None
-            if not text:
-                reason = "empty transcript"
-            elif duration < opts.min_seconds:
-                reason = f"too short: {duration:.2f} s < --min-seconds {opts.min_seconds:g}"
-            elif duration > opts.max_seconds:
-                reason = f"too long: {duration:.2f} s > --max-seconds {opts.max_seconds:g}"
-            reason = reason or quality_problem(stats, opts.quality)
-            if reason:
-                write_wav(tmp / "quarantine" / f"{clip_id}.wav", x, ds.sample_rate)
-                ds.quarantine.append(Quarantined(clip=clip_id, reason=reason, text=text, start=0.0, end=round(duration, 3)))
+            ds.sources.append(Source(path=f"{name}[{i}]", sha256=sha, duration=round(len(x) / ds.sample_rate, 3),
+                                     speaker=speaker))
+            if add_whole_clip(ds, tmp, clip_id, x, text=text, speaker=speaker, source=sha, limits=limits):
                 quarantined += 1
-                continue
-            if opts.normalize_loudness is not None:
-                x = normalize_loudness(x, ds.sample_rate, opts.normalize_loudness)
-            write_wav(tmp / "wavs" / f"{clip_id}.wav", x, ds.sample_rate)
-            ds.clips.append(Clip(
-                id=clip_id, source=sha, start=0.0, end=round(duration, 3), duration=round(duration, 3), text=text,
-                snr_db=round(stats.snr_db, 1), loudness_lufs=round(stats.loudness_lufs, 1), peak=round(stats.peak, 3),
-                clipping=round(stats.clipping, 5), speaker=speaker,
-            ))
             if progress:
                 progress((i + 1) / len(data))
         if ds is None or not ds.clips:
