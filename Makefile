@@ -1,13 +1,13 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each sets itself up first.
 # `make setup` installs exactly requirements/ci.lock (what CI tested: Python 3.11, Linux x86_64,
-# CPU torch 2.13.0, extras dev,mms,xtts,ui); `make lock` regenerates it from pyproject.toml.
+# CPU torch 2.13.0, extras dev,mms,xtts,ui,piper-train); `make lock` regenerates it from pyproject.toml.
 # On a CUDA machine see README "Install".
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 LOCK := requirements/ci.lock
 LOCK_INPUTS := requirements/ci-constraints.txt
-EXTRAS := dev,mms,xtts,ui
+EXTRAS := dev,mms,xtts,ui,piper-train
 PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 # extra pip options, e.g. PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu" on a machine
