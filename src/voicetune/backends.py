@@ -67,6 +67,9 @@ class Backend:
     synthesizer: Callable[..., Any]  # (target, device, backend) -> voicetune.evaluation.targets.Synthesizer
     config_sections: Callable[[], dict[str, type]] = dict  # its sections of a training config -> pydantic model
     claims_config: Callable[[Path], bool] = lambda config: False  # a --config only this backend reads
+    # (dataset, base) -> report lines: can the base say the dataset's text (`dataset validate --base`,
+    # the same check its training runs first); None: the backend has no such check
+    check_text: Callable[[Path, str], list[str]] | None = None
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -162,6 +165,15 @@ def not_a_run(path: Path) -> str:
     what = " (it is a dataset folder: pass it as --dataset)" if (path / "dataset.json").exists() else ""
     files = " or ".join(sorted({b.run_file for b in all_backends()}))
     return f"--resume {path}: not a run folder{what}: no {files}; give the -o folder of `voicetune train`"
+
+
+def check_text(dataset: Path, base: str) -> list[str]:
+    """The base's backend's check of a dataset's text (`voicetune dataset validate --base`)."""
+    backend = for_base(base)
+    if backend.check_text is None:
+        raise VoicetuneError(f"--base {base}: a {backend.name} base; `dataset validate --base` checks Piper/VITS "
+                             "bases (the others check their text when training starts)")
+    return backend.check_text(Path(dataset), str(base))
 
 
 def check_flags(backend: Backend, given: Mapping[str, object], resume: bool = False) -> None:

@@ -25,16 +25,31 @@ def report(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
 
 
 @app.command("validate")
-def validate(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+def validate(
+    dataset: Path = typer.Argument(..., help="Dataset folder."),
+    base: str = typer.Option(None, "--base", help="Also check the text against this Piper/VITS base (as `train "
+                             "--base` does first): the espeak-ng voice and the phonemes its map has no id for."),
+) -> None:
     """Check that every file exists, decodes and matches its duration, texts are non-empty and the
-    CSVs are well-formed. Exits 1 with the list of problems.
+    CSVs are well-formed. Exits 1 with the list of problems. With --base, also print the base's
+    phoneme coverage of the text (clips with phonemes it lacks are left out of training).
 
-    Example: voicetune dataset validate my-voice
+    Example: voicetune dataset validate my-voice --base joe
     """
     from voicetune.commands.progress import results
     from voicetune.data.manage import validate as run_validate
+    from voicetune.errors import VoicetuneError
 
     problems = run_validate(dataset)
+    if base is not None:
+        from voicetune import backends
+
+        try:
+            for line in backends.check_text(dataset, base):
+                results.print(f"--base {base}: {line}", highlight=False, soft_wrap=True)
+        except VoicetuneError as exc:
+            if str(exc) not in problems:  # a dataset.json that does not load is already listed
+                problems.append(str(exc))
     for p in problems:
         results.print(f"[red]✗[/] {p}", highlight=False, soft_wrap=True)  # one problem, one line
     if problems:

@@ -119,10 +119,15 @@ def phoneme_count(text: str, language: str = "en") -> int:
     """
     counter = _COUNTERS.get(language)
     if counter is None:
-        voice = "en-us" if language == "en" else language
         try:
             from piper.phonemize_espeak import EspeakPhonemizer
 
+            from voicetune.text.languages import espeak_voice_for
+
+            # "en": American, as the built-in voices (espeak's own pick for "en" is British)
+            voice = "en-us" if language == "en" else espeak_voice_for(language)
+            if voice is None:
+                raise LookupError(language)
             ph = EspeakPhonemizer()
             from voicetune.text.phonemize import _LOCK
 

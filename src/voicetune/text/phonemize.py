@@ -32,6 +32,10 @@ class Phonemizer:
         with _LOCK:  # the espeak bridge keeps global state (current voice)
             return [s for s in self._piper.phonemize(text) if s]
 
+    def phonemes(self, text: str) -> list[str]:
+        """All of the text's phonemes, sentences joined (as Piper's preprocessing trains on them)."""
+        return [p for sentence in self.phonemize(text) for p in sentence]
+
     def phonemes_to_ids(self, phonemes: list[str]) -> list[int]:
         # piper logs (not raises) on phonemes missing from the map; keep that quiet but countable
         logger = logging.getLogger("piper.phoneme_ids")

@@ -76,7 +76,7 @@ class FeatureCache:
     def ids_for(self, text: str) -> tuple[list[int], list[str]]:
         """Phoneme ids of the whole text (sentences joined, as Piper's preprocessing does) and
         the phonemes missing from the voice's map."""
-        phonemes = [p for sentence in self.phonemizer.phonemize(text) for p in sentence]
+        phonemes = self.phonemizer.phonemes(text)
         return self.phonemizer.phonemes_to_ids(phonemes), self.phonemizer.missing_phonemes(phonemes)
 
     def item(self, clip: Clip, speaker: int = 0) -> VitsItem | Skipped:

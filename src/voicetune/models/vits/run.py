@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voicetune.errors import VoicetuneError
 from voicetune.trainer.runfile import RunFile
+
+if TYPE_CHECKING:
+    from voicetune.models.vits.voice import VoiceConfig
 
 RUNS = RunFile("vits.json", "VITS")
 RUN_FILE, RUN_FORMAT = RUNS.name, RUNS.format_version
@@ -33,6 +37,23 @@ def resolve_base(base: str | Path) -> Path:
         raise VoicetuneError(f"--base {base}: not found; give `joe`, a Piper .onnx/.ckpt, hf://datasets/OWNER/REPO/PATH "
                              "to a Piper .ckpt, or a run folder")
     return path
+
+
+def base_voice_config(base: str | Path) -> VoiceConfig:
+    """The voice config of a base without loading its weights where it is a file of its own (a
+    Piper voice's .onnx.json, a run's vits.json); a Lightning .ckpt is imported for it."""
+    from voicetune.models.vits.import_piper import resolve_voice_files
+    from voicetune.models.vits.voice import VoiceConfig
+
+    path = resolve_base(base)
+    if is_run(path):
+        return VoiceConfig.from_piper_dict(read_run_file(path)["voice"], source=str(path / RUN_FILE))
+    if path.is_dir() or path.suffix == ".onnx":
+        onnx = sorted(path.glob("*.onnx")) if path.is_dir() else [path]
+        if not onnx:
+            raise VoicetuneError(f"--base {path}: a folder without a .onnx voice or vits.json; give the voice file")
+        return VoiceConfig.load(resolve_voice_files(onnx[0])[1])
+    return load_base(path)[1]
 
 
 def base_route(info: dict, needs_bootstrap: bool, has_discriminator: bool) -> str:
@@ -140,15 +161,20 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
     measures does not depend on the posterior encoder's weights)."""
     from voicetune.data.dataset import load_dataset
     from voicetune.models.vits.bootstrap import cached_bootstrap, is_cached
+    from voicetune.models.vits.coverage import check_coverage
     from voicetune.models.vits.features import FeatureCache
     from voicetune.models.vits.finetune import VitsBackend
     from voicetune.sample_data import sentences as load_sentences
+    from voicetune.text.languages import same_language
+    from voicetune.text.phonemize import Phonemizer
 
     ds = load_dataset(dataset)
-    model, voice, info, needs_bootstrap, disc_state = load_base(base)
-    if ds.language.split("-")[0] != voice.espeak_voice.split("-")[0]:
-        log(f"note: dataset language '{ds.language}' vs base voice '{voice.espeak_voice}': phonemized as the voice")
-    speaker_ids = plan_speakers(ds, voice, model.config.n_speakers, speaker, dataset, base, log)
+    model, base_voice, info, needs_bootstrap, disc_state = load_base(base)
+    speaker_ids = plan_speakers(ds, base_voice, model.config.n_speakers, speaker, dataset, base, log)
+    # before any heavy work: the espeak voice of the run and what the base's phoneme map lacks
+    voice, coverage = check_coverage(ds, base_voice)
+    for line in coverage.lines():
+        log(line)
     model.config.segment_size = options.segment_size  # the features' length check uses it
     cache = FeatureCache(dataset, voice, model.config)
     features = cache.build(ds, speaker_ids)
@@ -159,13 +185,16 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
     if not features.eval:
         raise VoicetuneError(f"{dataset}: the eval split has no usable clip; run `voicetune dataset split {dataset}`")
     phonemizer = cache.phonemizer
-    notes = []
+    notes = coverage.lines()
     if needs_bootstrap and dry_run and not is_cached(info["base_sha256"], options.bootstrap):
         b = options.bootstrap
         log(f"bootstrap: not cached for this base yet: the run first distils the posterior encoder "
             f"({b.enc_q_steps} + {b.sdp_steps} steps, once per base voice and options; not in the estimate below)")
     elif needs_bootstrap:
-        report = cached_bootstrap(model, phonemizer, info["base_sha256"], options.bootstrap,
+        # the base reads its own (built-in, English) sentences in its own espeak voice: the bootstrap
+        # learns the base, whatever the dataset's language, and its cache is shared by every dataset
+        base_phonemizer = phonemizer if voice is base_voice else Phonemizer(base_voice)
+        report = cached_bootstrap(model, base_phonemizer, info["base_sha256"], options.bootstrap,
                                   max_minutes=bootstrap_minutes, progress=stage_logger(log, "bootstrap"), log=log)
         info["bootstrap"] = asdict(report)
         notes += report.lines()
@@ -185,8 +214,11 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
             notes.append("the base checkpoint's discriminator does not fit vits.disc_periods: starting it fresh")
     if disc is None:
         notes.append("discriminator starts fresh (the base has none)")
-    train_text = {c.text.lower() for c in ds.clips}
-    eval_texts = [t for t in load_sentences("eval_sentences_en") if t.lower() not in train_text]
+    if same_language("en", voice.espeak_voice):
+        train_text = {c.text.lower() for c in ds.clips}
+        eval_texts = [t for t in load_sentences("eval_sentences_en") if t.lower() not in train_text]
+    else:  # the built-in sentences are English: the samples read the eval split, in the run's language
+        eval_texts = [it.text for it in features.eval]
     backend = VitsBackend(model, voice, features, options, phonemizer, disc, eval_texts, notes)
     info.update({
         "format_version": RUN_FORMAT,
@@ -196,6 +228,7 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
         "options": options.model_dump(),
         "speaker": speaker,
         "skipped_clips": [asdict(s) for s in features.skipped],
+        "text": coverage.to_dict(),
     })
     return backend, info
 

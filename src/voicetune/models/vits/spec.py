@@ -36,4 +36,5 @@ BACKEND = register(Backend(
     export=lazy("voicetune.models.vits.export_run:export_vits_run"),
     config_sections=_sections,
     synthesizer=lazy("voicetune.evaluation.targets:vits_synthesizer"),
+    check_text=lazy("voicetune.models.vits.coverage:dataset_coverage"),
 ))
