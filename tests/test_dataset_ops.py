@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -180,3 +181,8 @@ def test_results_go_to_stdout_and_progress_to_stderr(tmp_path, joe_dataset):
     assert report.returncode == 0 and report.stdout.strip() == (joe_dataset / "report.md").read_text().strip()
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("voicetune ")
+    as_json = run("dataset", "report", joe_dataset, "--json")
+    figures = json.loads(as_json.stdout)
+    assert figures["clips"] == len(load_dataset(joe_dataset).clips) and figures["minutes"] > 0
+    verdict = json.loads(run("dataset", "validate", joe_dataset, "--json").stdout)
+    assert verdict == {"dataset": str(joe_dataset), "valid": True, "problems": [], "notes": []}

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from voicetune.audio import sha256_file
 from voicetune.data.build import PrepareOptions, prepare
 from voicetune.data.dataset import load_dataset
 from voicetune.data.manage import validate
+from voicetune.fileio import sha256_file
 from voicetune.metrics import wer
 
 TOL = 0.03  # seconds: synthesized sentences are trimmed to their first/last audible sample

@@ -7,7 +7,6 @@ when it cannot decode a file and ``ffmpeg`` is on PATH, ffmpeg is the fallback.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -28,14 +27,6 @@ from voicetune.fileio import write_with
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aiff", ".aif")
 _BLOCK = 1 << 18  # frames per decode block (~6 s at 44.1 kHz)
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -12,16 +12,27 @@ app = typer.Typer(help="Inspect and manage dataset folders.", no_args_is_help=Tr
 
 
 @app.command("report")
-def report(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
-    """(Re)write and print the dataset's quality report.
+def report(
+    dataset: Path = typer.Argument(..., help="Dataset folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report's figures as JSON only (minutes, clips, "
+                                 "speakers, durations...)."),
+) -> None:
+    """(Re)write and print the dataset's quality report (rendered on a terminal, markdown into a file).
 
-    Example: voicetune dataset report my-voice
+    Example: voicetune dataset report my-voice > report.md
     """
     from voicetune.commands.progress import print_markdown
     from voicetune.data.dataset import load_dataset
-    from voicetune.data.report import write_report
+    from voicetune.data.report import stats, write_report
 
-    print_markdown(write_report(load_dataset(dataset), dataset))
+    ds = load_dataset(dataset)
+    text = write_report(ds, dataset)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(stats(ds), indent=2, default=str))
+        return
+    print_markdown(text)
 
 
 @app.command("validate")
@@ -29,6 +40,7 @@ def validate(
     dataset: Path = typer.Argument(..., help="Dataset folder."),
     base: str = typer.Option(None, "--base", help="Also check the text against this Piper/VITS base (as `train "
                              "--base` does first): the espeak-ng voice and the phonemes its map has no id for."),
+    as_json: bool = typer.Option(False, "--json", help="Print {valid, problems, notes} as JSON only."),
 ) -> None:
     """Check that every file exists, decodes and matches its duration, texts are non-empty and the
     CSVs are well-formed. Exits 1 with the list of problems. With --base, also print the base's
@@ -41,15 +53,25 @@ def validate(
     from voicetune.errors import VoicetuneError
 
     problems = run_validate(dataset)
+    notes: list[str] = []
     if base is not None:
         from voicetune import backends
 
         try:
-            for line in backends.check_text(dataset, base):
-                results.print(f"--base {base}: {line}", highlight=False, soft_wrap=True)
+            notes = [f"--base {base}: {line}" for line in backends.check_text(dataset, base)]
         except VoicetuneError as exc:
             if str(exc) not in problems:  # a dataset.json that does not load is already listed
                 problems.append(str(exc))
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"dataset": str(dataset), "valid": not problems, "problems": problems, "notes": notes},
+                              indent=2))
+        if problems:
+            raise typer.Exit(1)
+        return
+    for line in notes:
+        results.print(line, highlight=False, soft_wrap=True)
     for p in problems:
         results.print(f"[red]✗[/] {p}", highlight=False, soft_wrap=True)  # one problem, one line
     if problems:

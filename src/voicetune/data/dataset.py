@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from voicetune.errors import DatasetError
+from voicetune.errors import DatasetError, first_error
 from voicetune.fileio import write_json, write_text
 
 FORMAT_VERSION = 1
@@ -138,9 +138,7 @@ def load_dataset(root: str | Path, *, sync_csv: bool = True) -> Dataset:
     try:
         ds = Dataset.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(map(str, err["loc"]))
-        raise DatasetError(f"{meta}: malformed at {where}: {err['msg']}; restore it from a backup") from None
+        raise DatasetError(f"{meta}: malformed at {first_error(exc)}; restore it from a backup") from None
     if sync_csv:
         _sync_from_csv(ds, root)
     return ds

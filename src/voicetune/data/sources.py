@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from voicetune.audio import decode_audio, normalize_loudness, resample, sha256_file, write_wav
+from voicetune.audio import decode_audio, normalize_loudness, resample, write_wav
 from voicetune.data import segment
 from voicetune.data.dataset import Clip, Dataset, Quarantined, Source
 from voicetune.data.quality import clip_stats, noise_floor, quality_problem
 from voicetune.data.srt import CueProblem, Subtitles, find_subtitle, place_cues, read_subtitles
 from voicetune.errors import AudioError
+from voicetune.fileio import sha256_file
 from voicetune.text.normalize import normalize_text, text_key
 
 TRUNCATION_MARGIN = 0.3  # s: a clip whose speech reaches this close to a cut-off end is suspect

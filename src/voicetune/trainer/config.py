@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from voicetune.errors import VoicetuneError
+from voicetune.errors import VoicetuneError, first_error
 
 CONFIG_VERSION = 1
 
@@ -139,13 +139,7 @@ class TrainConfig(_Strict):
         try:
             return OptimizerConfig(**{**self.optimizer.model_dump(), **overrides})
         except ValidationError as exc:
-            raise VoicetuneError(f"optimizers.{name} in the training config is invalid: {_first_error(exc)}") from None
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    return f"{where}: {err['msg']}" if where else err["msg"]
+            raise VoicetuneError(f"optimizers.{name} in the training config is invalid: {first_error(exc)}") from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -171,7 +165,7 @@ def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = No
     try:
         return TrainConfig(**data)
     except ValidationError as exc:
-        raise VoicetuneError(f"{source}: {_first_error(exc)}") from None
+        raise VoicetuneError(f"{source}: {first_error(exc)}") from None
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from voicetune.fileio import write_with
+from voicetune.fileio import sha256_file, write_with
 
 
 class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
@@ -85,14 +85,6 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         return len(range(self.rank, batches, self.num_replicas))
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 class FeatureCache:
     """Per-item features on disk, keyed by the audio's *content* hash plus the feature settings.
 
@@ -106,7 +98,7 @@ class FeatureCache:
         self.tag = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def path_for(self, audio_path: str | Path) -> Path:
-        digest = file_sha256(audio_path)
+        digest = sha256_file(audio_path)
         return self.root / self.tag / digest[:2] / f"{digest}.safetensors"
 
     def get(self, audio_path: str | Path, compute: Callable[[Path], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

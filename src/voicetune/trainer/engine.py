@@ -25,10 +25,12 @@ from voicetune.trainer import probe
 from voicetune.trainer.backend import Backend, named_parameters, parameter_report
 from voicetune.trainer.config import TrainConfig, load_config, save_config
 from voicetune.trainer.data import BucketBatchSampler
+from voicetune.trainer.evalpass import eval_losses, render_samples
 from voicetune.trainer.logs import RunLog
 from voicetune.trainer.monitor import Event, Monitor
 from voicetune.trainer.runtime import StopSignals, clear_stale_logs, make_accelerator, seed_all, to_device
-from voicetune.trainer.schedule import LRSchedule, apply_lr, build_optimizer, run_length
+from voicetune.trainer.schedule import apply_lr, build_optimizer
+from voicetune.trainer.sizing import size_run
 from voicetune.trainer.stepper import Stepper
 from voicetune.trainer.ui import Progress, banner
 
@@ -106,7 +108,7 @@ class _Run:
         self.saved_total: int | None = None
         if resume:
             self._restore()
-        self._size_run()
+        size_run(self)
         if not resume and self.main and not dry_run:
             run_dir.mkdir(parents=True, exist_ok=True)
             clear_stale_logs(run_dir)
@@ -174,47 +176,6 @@ class _Run:
                                                        collate_fn=backend.collate, num_workers=cfg.num_workers,
                                                        generator=torch.Generator(), pin_memory=pin)
         self.train_ds = train_ds
-
-    def _size_run(self) -> None:
-        """The run's length (timed against --max-minutes when nothing else sets it), then everything
-        sized from it: the LR schedule, the eval interval, the backend's own warm-ups."""
-        cfg, backend = self.cfg, self.backend
-        self.probe_started = time.monotonic()
-        self.planned_evals = probe.EVALS_PER_RUN  # fewer when a --max-minutes budget cannot hold them
-        self.rules = list(getattr(backend, "freeze_rules", list)())  # the probe times the post-warm-up step
-        self.timing: tuple[float, float, float] | None = None
-        if cfg.epochs is None and cfg.max_steps is None:
-            step_s, eval_s, save_s = self.timing = probe.measure(self, self.train_ds, at_step=10**9)
-            plan = probe.plan(cfg.max_minutes, step_s, eval_s, save_s, listening=self.on_checkpoint is not None,
-                              spent=time.monotonic() - self.probe_started)
-            cfg.derive("max_steps", self.step + plan.steps,
-                       plan.explain + (f", after the {self.step} steps already done" if self.step else ""))
-            cfg.derived[probe.LENGTH_FROM] = "max_minutes"
-            self.planned_evals = plan.evals
-        self.length = run_length(len(self.train_ds), cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps,
-                                 self.world)
-        self.total = self.length.total_steps
-        if self.saved_total is not None and self.saved_total != self.total:
-            self.acc.print(f"note: run length changed from {self.saved_total} to {self.total} steps; "
-                           "the LR schedule is re-sized to the new length")
-            cfg.derived["run.total_steps"] = f"{self.total}: {self.length.explain} (changed on resume at step {self.step})"
-        cfg.derived.setdefault("run.total_steps", f"{self.total}: {self.length.explain}")
-        if cfg.eval_every is None:
-            evals = self.planned_evals
-            every = max(1, self.total // evals)
-            cfg.derive("eval_every", every, f"about {evals} evals over the run's {self.total} steps"
-                       + ("" if evals == probe.EVALS_PER_RUN else f" (what {probe.EVAL_SHARE:.0%} of the budget holds)"))
-        for option, why in (getattr(backend, "fit_run_length", None) or (lambda _n: {}))(self.total).items():
-            cfg.derived[f"{backend.name}.{option}"] = why
-        self.rules = list(getattr(backend, "freeze_rules", list)())
-        if self.dry_run and self.timing is None:  # the estimate needs this machine's step time
-            self.timing = probe.measure(self, self.train_ds, at_step=10**9)
-        self.schedule = LRSchedule(cfg.scheduler, self.length)
-        self.eval_every = cfg.eval_every
-        self.save_every = cfg.save_every or self.eval_every
-        self.samples_every = cfg.samples_every or self.eval_every
-        if self.saved_total is not None and self.saved_total != self.total and self.main and not self.dry_run:
-            save_config(cfg, self.run_dir / "config.yaml")
 
     def _restore(self) -> None:
         last = ckpt.latest(self.run_dir)
@@ -393,24 +354,7 @@ class _Run:
         return self._report(self.monitor.on_eval(self.step, result["loss"], train_loss))
 
     def _eval_losses(self) -> dict[str, float]:
-        """Item-weighted means of the backend's eval losses over the whole eval split."""
-        for m in self.modules.values():
-            m.eval()
-        totals: dict[str, float] = defaultdict(float)
-        count = 0.0
-        sizes = [len(b) for b in self.eval_sampler]
-        with torch.no_grad(), self.acc.autocast():
-            for n, batch in zip(sizes, self.eval_loader, strict=True):
-                for k, v in self.backend.eval_step(to_device(batch, self.acc.device), self.modules).items():
-                    totals[k] += float(v) * n
-                count += n
-        for m in self.modules.values():
-            m.train()
-        keys = sorted(totals)
-        vec = torch.tensor([totals[k] for k in keys] + [count], dtype=torch.float64, device=self.acc.device)
-        if self.world > 1:
-            torch.distributed.all_reduce(vec)
-        return {k: float(vec[i] / vec[-1]) for i, k in enumerate(keys)}
+        return eval_losses(self)
 
     def _samples(self) -> None:
         samples = self._render_samples()
@@ -418,17 +362,7 @@ class _Run:
             self.log.samples(self.step, samples)
 
     def _render_samples(self) -> list | None:
-        """The backend's listening samples at this step (None when it has no ``samples`` hook)."""
-        hook = getattr(self.backend, "samples", None)
-        if hook is None:
-            return None
-        for m in self.modules.values():
-            m.eval()
-        with torch.no_grad():  # full precision: samples are for listening, not for speed
-            samples = list(hook(self.modules, self.step))
-        for m in self.modules.values():
-            m.train()
-        return samples
+        return render_samples(self.backend, self.modules, self.step)
 
     def _elapsed(self) -> float:
         return self.elapsed0 + time.monotonic() - self.start

@@ -14,12 +14,13 @@ from pathlib import Path, PurePath
 
 import soundfile as sf
 
-from voicetune.audio import AUDIO_EXTENSIONS, decode_audio, sha256_file
+from voicetune.audio import AUDIO_EXTENSIONS, decode_audio
 from voicetune.data.dataset import Dataset, Quarantined, Source, assign_splits, ensure_eval
 from voicetune.data.interop.layouts import Layout, Row, read_layout
 from voicetune.data.store import write_metadata
 from voicetune.data.whole_clips import ClipLimits, add_whole_clip
 from voicetune.errors import AudioError, VoicetuneError
+from voicetune.fileio import sha256_file
 from voicetune.folders import DATASET, FolderBuild, check_output
 
 DEFAULT_SAMPLE_RATE = 22050  # when no row's audio can be read for its rate

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from voicetune.errors import VoicetuneError
+from voicetune.hub_ids import is_repo_id
 from voicetune.models.mms.convert import config_from_hf, state_from_hf
 from voicetune.models.mms.tokenizer import MmsTokenizer
 from voicetune.models.vits.config import VitsConfig
@@ -41,13 +42,6 @@ def is_hf_vits(path: str | Path) -> bool:
         return False
 
 
-def looks_like_hub_id(base: str) -> bool:
-    """owner/name, not an existing path, not a file name (a mistyped voices/x.onnx stays a Piper base)."""
-    if Path(base).exists() or Path(base).suffix.lower() in (".onnx", ".ckpt", ".json", ".pt", ".pth"):
-        return False
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", base))
-
-
 def resolve_hf_base(base: str | Path) -> Path:
     """A local transformers VITS folder, or a hub id downloaded into the hub cache (when online)."""
     path = Path(base)
@@ -56,7 +50,7 @@ def resolve_hf_base(base: str | Path) -> Path:
             raise VoicetuneError(f"--base {base}: not a transformers VITS folder (needs config.json with "
                                  "model_type \"vits\", vocab.json and model.safetensors)")
         return path
-    if not looks_like_hub_id(str(base)):
+    if not is_repo_id(str(base)):
         raise VoicetuneError(f"--base {base}: not found; give a transformers VITS folder or a hub id like facebook/mms-tts-spa")
     try:
         from huggingface_hub import snapshot_download

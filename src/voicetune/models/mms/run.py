@@ -54,7 +54,7 @@ def run_tokenizer(ckpt_dir: Path):
 
 def load_base(base: str | Path):
     """(model, tokenizer, voice, hf_config, licence, info, discriminator state, its periods)."""
-    from voicetune.audio import sha256_file
+    from voicetune.fileio import sha256_file
     from voicetune.models.mms.import_hf import WEIGHT_FILES, import_hf
     from voicetune.models.mms.tokenizer import MmsTokenizer
     from voicetune.models.vits.run import load_run_model

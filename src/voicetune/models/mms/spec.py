@@ -10,10 +10,11 @@ from voicetune.backends import Backend, lazy, register
 
 
 def _claims_base(base: str) -> bool:
-    from voicetune.models.mms.import_hf import is_hf_vits, looks_like_hub_id
+    from voicetune.hub_ids import is_repo_id
+    from voicetune.models.mms.import_hf import is_hf_vits
     from voicetune.models.mms.run import is_mms_run
 
-    return is_hf_vits(Path(base)) or is_mms_run(Path(base)) or looks_like_hub_id(base)
+    return is_hf_vits(Path(base)) or is_mms_run(Path(base)) or is_repo_id(base)
 
 
 def _claims_run(path: Path) -> bool:

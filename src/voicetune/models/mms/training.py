@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from voicetune.errors import VoicetuneError
+from voicetune.errors import VoicetuneError, first_error
 
 
 def is_hf_json(config: Path | None) -> bool:
@@ -58,8 +58,7 @@ def build(dataset: Path, base, options, mms: dict[str, Any], *, given: dict[str,
     try:
         mms_options = MmsOptions(**given_mms)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise VoicetuneError(f"mms.{'.'.join(map(str, err['loc']))}: {err['msg']} (training config or flags)") from None
+        raise VoicetuneError(f"{first_error(exc, 'mms.')} (training config or flags)") from None
     if given is not None:
         options = mms_defaults(options, given)
     return build_mms_backend(dataset, base, options, mms_options, log=log)

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from voicetune.audio import load_audio
 from voicetune.data.dataset import Clip, Dataset
-from voicetune.fileio import write_with
+from voicetune.fileio import sha256_file, write_with
 
 CACHE_VERSION = 1
 MAX_TOKENS = 400  # ids; longer inputs make attention's memory explode on CPU
@@ -53,10 +53,6 @@ class FeatureSet:
     cache_hits: int = 0
 
 
-def _file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class FeatureCache:
     def __init__(self, dataset_root: Path, voice, model_config):
         from voicetune.text.phonemize import Phonemizer
@@ -83,7 +79,7 @@ class FeatureCache:
         from voicetune.models.vits.mel import spectrogram
 
         wav = self.root / clip.audio_file
-        key = hashlib.sha256(f"{_file_sha(wav)}|{clip.text}|{self.fingerprint}".encode()).hexdigest()[:32]
+        key = hashlib.sha256(f"{sha256_file(wav)}|{clip.text}|{self.fingerprint}".encode()).hexdigest()[:32]
         path = self.dir / f"{key}.safetensors"
         if path.exists():
             t = load_file(str(path))

@@ -14,13 +14,9 @@ import re
 from pathlib import Path
 
 from voicetune.errors import VoicetuneError
+from voicetune.hub_ids import HF_URI_PREFIX as PREFIX
 
-PREFIX = "hf://"
 EXAMPLE = "hf://datasets/rhasspy/piper-checkpoints/en/en_US/joe/medium"
-
-
-def is_hub_checkpoint(base: str) -> bool:
-    return str(base).startswith(PREFIX)
 
 
 def parse(uri: str) -> tuple[str, str, str]:

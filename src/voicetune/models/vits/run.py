@@ -28,9 +28,10 @@ def resolve_base(base: str | Path) -> Path:
         from voicetune.sample_data import joe_voice_path
 
         return joe_voice_path()
-    from voicetune.models.vits.hub import fetch_checkpoint, is_hub_checkpoint
+    from voicetune.hub_ids import is_hf_uri
+    from voicetune.models.vits.hub import fetch_checkpoint
 
-    if is_hub_checkpoint(str(base)):
+    if is_hf_uri(str(base)):
         return fetch_checkpoint(str(base))
     path = Path(base)
     if not path.exists():
@@ -79,7 +80,7 @@ def read_run_file(run_dir: Path) -> dict:
 
 def load_base(base: str | Path):
     """(model with weight norm, VoiceConfig, info dict, needs_bootstrap, discriminator state or None)."""
-    from voicetune.audio import sha256_file
+    from voicetune.fileio import sha256_file
     from voicetune.models.vits.import_piper import import_piper
 
     path = resolve_base(base)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from voicetune.errors import VoicetuneError
+from voicetune.errors import VoicetuneError, first_error
 from voicetune.models.vits.finetune import DECODER_PARTS, GROUPS, VitsTrainOptions
 from voicetune.models.vits.run import build_backend, read_run_file, write_run_info
 from voicetune.trainer.config import TrainConfig, config_from_dict, load_config, read_yaml
@@ -79,8 +79,7 @@ def vits_options(own: dict[str, Any], freeze: list[str] | None, source: str, fre
     try:
         options = VitsTrainOptions(**raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise VoicetuneError(f"{source}: vits.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise VoicetuneError(f"{source}: {first_error(exc, 'vits.')}") from None
     from voicetune.models.vits.finetune import INFERENCE_PATH
 
     if all(g in options.freeze for g in INFERENCE_PATH if g != "emb_g"):
@@ -151,7 +150,7 @@ def resume_vits(request, build):
 def train_vits(request, log=print):
     """`voicetune train` on a Piper/VITS base (backends.TrainRequest): a new run or a resume."""
     from voicetune.data.manage import require_valid
-    from voicetune.models.vits.hub import is_hub_checkpoint
+    from voicetune.hub_ids import is_hf_uri
     from voicetune.trainer import engine
 
     if request.resume is not None:
@@ -164,7 +163,7 @@ def train_vits(request, log=print):
         raise VoicetuneError("give --dataset DATASET and -o RUN (or --resume RUN)")
     output = new_run_folder(request.output, log)
     # only a Lightning .ckpt brings its trained discriminator; ONNX voices and runs start a fresh one
-    fresh = not (Path(str(base)).suffix.lower() == ".ckpt" or is_hub_checkpoint(str(base)))
+    fresh = not (Path(str(base)).suffix.lower() == ".ckpt" or is_hf_uri(str(base)))
     options = vits_request_options(request, own, fresh, log)
     require_valid(dataset)
     advise(cfg, Path(dataset), yaml_keys, log)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicetune.errors import VoicetuneError
+from voicetune.hub_ids import is_repo_id
 
 TRAIN_FILES = ("config.json", "model.pth", "vocab.json", "dvae.pth", "mel_stats.pth")
 SPEAK_FILES = ("config.json", "model.pth", "vocab.json")
@@ -93,16 +94,11 @@ def check_files(folder: Path, needed: tuple[str, ...] = TRAIN_FILES, what: str =
 def resolve_base(base: str | Path, needed: tuple[str, ...] = TRAIN_FILES) -> XttsBase:
     """A local folder, or a hub id (``owner/name``) downloaded when online; files checked."""
     path = Path(base).expanduser()
-    if not path.exists() and _is_hub_id(str(base)):
+    if not path.exists() and is_repo_id(str(base)):
         path = _download(str(base), needed)
     check_files(path, needed)
     read_config(path / "config.json")
     return XttsBase(path, str(base))
-
-
-def _is_hub_id(text: str) -> bool:
-    parts = text.split("/")
-    return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))
 
 
 def _download(repo_id: str, needed: tuple[str, ...]) -> Path:

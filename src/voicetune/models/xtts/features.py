@@ -19,9 +19,10 @@ import torch
 
 from voicetune.audio import load_audio
 from voicetune.data.dataset import Clip, Dataset
+from voicetune.fileio import sha256_file
 from voicetune.models.xtts.model import SAMPLE_RATE, Mels, load_dvae
 from voicetune.models.xtts.text import encode
-from voicetune.trainer.data import FeatureCache, file_sha256
+from voicetune.trainer.data import FeatureCache
 
 CACHE_VERSION = 1
 HOP = 256  # conditioning-mel hop (samples @22050)
@@ -56,7 +57,7 @@ class XttsFeatures:
 
 
 def _sha(path: Path) -> str:
-    return file_sha256(path)
+    return sha256_file(path)
 
 
 class FeatureBuilder:

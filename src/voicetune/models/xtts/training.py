@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from voicetune.errors import VoicetuneError
+from voicetune.errors import VoicetuneError, first_error
 from voicetune.models.xtts.run import RUN_FILE, build_backend, read_run_info, run_vocab, write_run_info
 from voicetune.trainer.config import TrainConfig, config_from_dict, load_config, read_yaml
 from voicetune.trainer.start import new_run_folder, scorer_for, select_overrides
@@ -58,8 +58,7 @@ def xtts_options(own: dict[str, Any], source: str, preset: str | None = None):
     try:
         opts = XttsTrainOptions(**raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise VoicetuneError(f"{source}: xtts.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise VoicetuneError(f"{source}: {first_error(exc, 'xtts.')}") from None
     if opts.preset == "small-data" and opts.freeze_layers is None and opts.train_last_layers is None:
         opts.train_last_layers = 2
         if not opts.extend_vocab:
