@@ -111,11 +111,10 @@ def _run_checkpoint(path: Path) -> Path | None:
     if not path.is_dir():
         return None
     try:
-        from voicetune.models.vits.run import RUN_FILE, checkpoint_for
+        from voicetune.models.vits.run import RUNS, checkpoint_for
     except ImportError:  # the training side is optional for speaking
         return None
-    is_step = (path / "trainer.json").exists() and (path.parent.parent / RUN_FILE).exists()
-    if not ((path / RUN_FILE).exists() or is_step):
+    if RUNS.run_of(path) is None:
         return None
     return Path(checkpoint_for(path)) / "model.safetensors"
 

@@ -4,7 +4,7 @@ The engine (voicetune.trainer) owns the loop; this file says what a VITS step is
 ``gen`` (the synthesizer) and ``disc`` (multi-period + scale discriminator). Loss weights are
 Piper's (mel 45, KL 1, duration 1, feature matching 1, adversarial 1).
 
-Fine-tuning knowledge built in (../shared/notes/finetune-experiment.md, piper-onnx-import.md):
+Fine-tuning knowledge built in (measured in docs/BENCHMARKS.md, "Fine-tuning quality"):
 - KL starts near 25 with a freshly distilled posterior encoder: when that encoder trains, the
   prior (enc_p, dp, flow) stays frozen for the first ``prior_warmup_steps`` so the KL shock does
   not damage it.
