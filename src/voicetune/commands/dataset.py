@@ -164,6 +164,7 @@ def import_(
     eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="When the source has no split of its own."),
     seed: int = typer.Option(1234, "--seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing voicetune dataset at -o."),
+    as_json: bool = typer.Option(False, "--json", help="Print the import's counts as JSON only."),
 ) -> None:
     """Convert an LJSpeech, piper or coqui/AllTalk dataset into a dataset folder. Transcripts are
     kept (no ASR); audio gets prepare's checks (duration limits, SNR, clipping, truncation ->
@@ -171,7 +172,6 @@ def import_(
 
     Example: voicetune dataset import ~/LJSpeech-1.1 -o lj
     """
-    from voicetune.commands.progress import results
     from voicetune.data.interop import ImportOptions, import_dataset
     from voicetune.data.whole_clips import ClipLimits
 
@@ -179,9 +179,7 @@ def import_(
     opts = ImportOptions(format=fmt, audio_dir=audio_dir, speaker=speaker, language=language, sample_rate=sample_rate,
                          limits=limits, eval_fraction=eval_fraction, seed=seed)
     r = import_dataset(path, output, opts, overwrite=overwrite, log=console.print)
-    for note in r.notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    results.print(r.summary(), highlight=False, soft_wrap=True)
+    _answer(r, as_json)
 
 
 @app.command("export")
@@ -190,16 +188,29 @@ def export(
     fmt: str = typer.Option(..., "--format", "-f", help="ljspeech, piper or hf."),
     output: Path = typer.Option(..., "-o", "--output", help="New folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier export at -o."),
+    as_json: bool = typer.Option(False, "--json", help="Print the export's counts as JSON only."),
 ) -> None:
     """Write the dataset's train and eval clips (not the quarantine) in another tool's layout:
     LJSpeech, piper1-gpl's training CSV + wavs/, or a Hugging Face dataset (save_to_disk, train/test).
 
     Example: voicetune dataset export my-voice --format piper -o my-voice-piper
     """
-    from voicetune.commands.progress import results
     from voicetune.data.interop import export_dataset
 
     r = export_dataset(dataset, output, fmt, overwrite=overwrite, log=console.print)
-    for note in r.notes:
+    _answer(r, as_json)
+
+
+def _answer(result, as_json: bool) -> None:
+    """An import's or export's result: its notes (stderr) and summary line, or all of it as JSON."""
+    from voicetune.commands.progress import results
+
+    if as_json:
+        import dataclasses
+        import json
+
+        typer.echo(json.dumps(dataclasses.asdict(result), indent=2, default=str))
+        return
+    for note in result.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    results.print(r.summary(), highlight=False, soft_wrap=True)
+    results.print(result.summary(), highlight=False, soft_wrap=True)
