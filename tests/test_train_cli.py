@@ -201,13 +201,14 @@ def test_flags_a_backend_does_not_use_are_refused(tmp_path, tiny_base, joe_datas
 
 
 def test_speakers_of_a_dataset_meet_the_base(joe_dataset):
-    """Several dataset speakers on a single-speaker base are refused (not merged into one voice);
-    --speaker keeps one; a multi-speaker base maps them by name or id."""
+    """Several dataset speakers on a single-speaker base make it multi-speaker (never merged into
+    one voice); --speaker keeps one and names those left out; a multi-speaker base maps them by
+    name or id."""
     from types import SimpleNamespace
 
     from voicetune.data.dataset import load_dataset
     from voicetune.errors import VoicetuneError
-    from voicetune.models.vits.run import plan_speakers
+    from voicetune.models.vits.speakers import plan_speakers
 
     def two_speakers():
         ds = load_dataset(joe_dataset)
@@ -215,20 +216,23 @@ def test_speakers_of_a_dataset_meet_the_base(joe_dataset):
             c.speaker = "anna" if i % 2 else "bob"
         return ds
 
-    quiet = lambda *a: None  # noqa: E731
-    with pytest.raises(VoicetuneError, match=r"has 2 speakers \(anna, bob\) but --base joe is a single-speaker "
-                                              r"voice.*--speaker NAME"):
-        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 1, None, joe_dataset, "joe", quiet)
+    single = SimpleNamespace(speaker_id_map={})
+    plan = plan_speakers(two_speakers(), single, 1, None, joe_dataset, "joe")
+    assert plan.grow and plan.n_speakers == 2 and plan.table == plan.train_ids == {"anna": 0, "bob": 1}
+    assert "the model becomes multi-speaker (anna 0, bob 1)" in plan.lines[0]
+    assert "has 2 speakers and no --speaker was given" in plan.lines[0] and "--speaker NAME" in plan.lines[0]
     ds = two_speakers()
-    n_anna = sum(c.speaker == "anna" for c in ds.clips)
-    assert plan_speakers(ds, SimpleNamespace(speaker_id_map={}), 1, "anna", joe_dataset, "joe", quiet) == {"anna": 0}
+    n_anna, n_bob = sum(c.speaker == "anna" for c in ds.clips), sum(c.speaker == "bob" for c in ds.clips)
+    plan = plan_speakers(ds, single, 1, "anna", joe_dataset, "joe")
+    assert plan.train_ids == {"anna": 0} and not plan.grow and not plan.table
+    assert plan.lines == [f"--speaker anna: {n_anna} of {n_anna + n_bob} clips; left out: bob ({n_bob} clips)"]
     assert len(ds.clips) == n_anna and {c.speaker for c in ds.clips} == {"anna"}
     with pytest.raises(VoicetuneError, match="--speaker carol: no clip of that speaker"):
-        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 1, "carol", joe_dataset, "joe", quiet)
+        plan_speakers(two_speakers(), single, 1, "carol", joe_dataset, "joe")
     multi = SimpleNamespace(speaker_id_map={"anna": 2, "bob": 0})
-    assert plan_speakers(two_speakers(), multi, 3, None, joe_dataset, "vctk", quiet) == {"anna": 2, "bob": 0}
+    assert plan_speakers(two_speakers(), multi, 3, None, joe_dataset, "vctk").train_ids == {"anna": 2, "bob": 0}
     with pytest.raises(VoicetuneError, match="speakers anna, bob are not speakers of --base vctk"):
-        plan_speakers(two_speakers(), SimpleNamespace(speaker_id_map={}), 3, None, joe_dataset, "vctk", quiet)
+        plan_speakers(two_speakers(), single, 3, None, joe_dataset, "vctk")
 
 
 def test_dry_run_times_the_run_and_writes_nothing(tmp_path, tiny_base, joe_dataset):

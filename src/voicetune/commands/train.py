@@ -47,8 +47,8 @@ def train(
                                      "dec, emb_g), added to the default; `--freeze none` starts from nothing."),
     train: list[str] = typer.Option(None, "--train", help="Train this group that the default (or vits.freeze) "
                                     "keeps frozen, e.g. --train dec."),
-    speaker: str = typer.Option(None, "--speaker", help="Train on this dataset speaker's clips only (needed for a "
-                                "multi-speaker dataset on a single-speaker base)."),
+    speaker: str = typer.Option(None, "--speaker", help="Train on this dataset speaker's clips only (without it, "
+                                "several speakers on a single-speaker base make the model multi-speaker)."),
     bootstrap_steps: int = typer.Option(None, "--bootstrap-steps", help="Posterior-encoder distillation steps "
                                         "(default 900, or vits.bootstrap.enc_q_steps in --config; Piper ONNX bases; sizes every stage)."),
     backend: str = typer.Option(None, "--backend", help="vits | mms | xtts (default: from --base; a transformers VITS "

@@ -265,9 +265,12 @@ class VitsBackend:
     def samples(self, modules, step: int) -> list[Sample]:
         gen = modules["gen"]
         out = []
+        # a multi-speaker run speaks its samples in turn by the speakers it trains (speaker 0 may be
+        # one kept from the base that no clip of this run trains)
+        sids = sorted({it.speaker for it in self.features.train}) or [0]
         for k, text in enumerate(self.eval_texts[: self.options.samples]):
             ids = [i for s in self.phonemizer.text_to_ids(text) for i in s]
-            sid = torch.zeros(1, dtype=torch.long) if gen.config.n_speakers > 1 else None
+            sid = torch.tensor([sids[k % len(sids)]]) if gen.config.n_speakers > 1 else None
             with torch.no_grad():
                 res = gen.infer(torch.tensor([ids]), torch.tensor([len(ids)]), sid=sid, noise_scale=0.667,
                                 length_scale=1.0, noise_scale_w=0.8)

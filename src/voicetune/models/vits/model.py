@@ -252,6 +252,15 @@ class VitsModel(nn.Module):
         for _, m in self.weight_norm_modules():
             if not parametrize.is_parametrized(m, "weight"):
                 weight_norm(m)
+                # a zero row (a conditioning layer that starts at zero, models/vits/speakers.py) is
+                # 0/0 under weight norm: give it a direction (seeded: the same model every time);
+                # its magnitude 0 keeps the weight zero
+                p = m.parametrizations.weight
+                zero = p.original0.flatten() == 0
+                if zero.any():
+                    with torch.no_grad():
+                        gen = torch.Generator().manual_seed(0)
+                        p.original1[zero] = torch.randn(p.original1[zero].shape, generator=gen).to(p.original1)
         return self
 
     def remove_weight_norm(self) -> VitsModel:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voicetune.errors import VoicetuneError
+from voicetune.models.vits.speakers import run_speakers
 from voicetune.trainer.runfile import RunFile
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ def load_base(base: str | Path):
         model, voice = load_run_model(path)
         info = read_run_file(path)
         model.apply_weight_norm()
-        return model, voice, {"base": str(path), "base_sha256": info.get("base_sha256"), "from_run": True}, False, None
+        return model, voice, {"base": str(path), "base_sha256": info.get("base_sha256"), "from_run": True,
+                              "base_speakers": run_speakers(info)}, False, None
     if path.is_dir():
         onnx = sorted(path.glob("*.onnx"))
         if not onnx:
@@ -126,35 +128,6 @@ def stage_logger(log, what: str, every: float = 30.0):
     return report
 
 
-def plan_speakers(ds, voice, n_speakers: int, speaker: str | None, dataset: Path, base, log=print) -> dict[str, int]:
-    """Keep ``--speaker``'s clips (all when None) in ``ds`` and map each dataset speaker to a speaker
-    id of the base. A single-speaker base trains one speaker: several are refused, never merged."""
-    names = ds.speakers()
-    if speaker is not None:
-        kept = [c for c in ds.clips if c.speaker == speaker]
-        if not kept:
-            raise VoicetuneError(f"--speaker {speaker}: no clip of that speaker in {dataset} (it has: "
-                                 f"{', '.join(names[:10])})")
-        log(f"--speaker {speaker}: {len(kept)} of {len(ds.clips)} clips")
-        ds.clips, names = kept, [speaker]
-    if n_speakers <= 1:
-        if len(names) > 1:
-            raise VoicetuneError(f"{dataset} has {len(names)} speakers ({', '.join(names[:5])}) but --base {base} is a "
-                                 "single-speaker voice: all of them would become one voice; train one with "
-                                 "--speaker NAME")
-        return {n: 0 for n in names}
-    known = {str(k): int(v) for k, v in (voice.speaker_id_map or {}).items()}
-    ids = {n: known[n] if n in known else int(n) for n in names if n in known or (n.isdigit() and int(n) < n_speakers)}
-    if len(ids) == len(names):
-        return ids
-    if len(names) == 1:
-        log(f"note: --base {base} has {n_speakers} speakers and none is named '{names[0]}': it trains speaker id 0")
-        return {names[0]: 0}
-    raise VoicetuneError(f"{dataset}: speakers {', '.join(n for n in names if n not in ids)} are not speakers of "
-                         f"--base {base} (its speakers: {', '.join(list(known)[:8]) or f'ids 0..{n_speakers - 1}'}); "
-                         "name them so in the metadata CSVs or train one with --speaker NAME")
-
-
 def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes: float | None = None,
                   speaker: str | None = None, dry_run: bool = False, log=print):
     """Everything a VITS run needs before the engine starts: base, features, bootstrap, backend.
@@ -165,13 +138,17 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
     from voicetune.models.vits.coverage import check_coverage
     from voicetune.models.vits.features import FeatureCache
     from voicetune.models.vits.finetune import VitsBackend
+    from voicetune.models.vits.speakers import plan_speakers, with_speaker_table
     from voicetune.sample_data import sentences as load_sentences
     from voicetune.text.languages import same_language
     from voicetune.text.phonemize import Phonemizer
 
     ds = load_dataset(dataset)
     model, base_voice, info, needs_bootstrap, disc_state = load_base(base)
-    speaker_ids = plan_speakers(ds, base_voice, model.config.n_speakers, speaker, dataset, base, log)
+    plan = plan_speakers(ds, base_voice, model.config.n_speakers, speaker, dataset, base, info.get("base_speakers"))
+    for line in plan.lines:
+        log(line)
+    speaker_ids = plan.train_ids
     # before any heavy work: the espeak voice of the run and what the base's phoneme map lacks
     voice, coverage = check_coverage(ds, base_voice)
     for line in coverage.lines():
@@ -201,7 +178,13 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
         notes += report.lines()
         for line in report.lines():
             log(f"bootstrap: {line}")
+    if plan.grow:  # after the bootstrap, which distils the single-speaker base's posterior encoder
+        model = with_speaker_table(model.remove_weight_norm(), plan.n_speakers).apply_weight_norm()
+        model.config.segment_size = options.segment_size
+    if plan.table:
+        voice.num_speakers, voice.speaker_id_map = plan.n_speakers, dict(plan.table)
     notes.insert(0, f"base: {base_route(info, needs_bootstrap, disc_state is not None)}")
+    notes[1:1] = [line for line in plan.lines if line.startswith("speakers:")]
     disc = None
     if disc_state is not None:
         from voicetune.models.vits.discriminators import MultiPeriodDiscriminator
@@ -228,6 +211,7 @@ def build_backend(dataset: Path, base: str | Path, options, *, bootstrap_minutes
         "model_config": model.config.to_dict(),
         "options": options.model_dump(),
         "speaker": speaker,
+        "speaker_ids": plan.table or speaker_ids,
         "skipped_clips": [asdict(s) for s in features.skipped],
         "text": coverage.to_dict(),
     })
