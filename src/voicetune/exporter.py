@@ -1,6 +1,6 @@
 """`voicetune export`: a run's chosen checkpoint -> a voice folder other tools use directly.
 
-The formats belong to the backends (voicetune.backends: piper for Piper/VITS runs, hf and piper
+The formats belong to the backends (voicetune.backends: piper and piper-ckpt for Piper/VITS runs, hf and piper
 for MMS runs, xtts and xtts-fp16 for XTTS runs); what every voice folder carries is made here once:
 ``MODEL_CARD.md`` (base voice and its licence, data, steps, which checkpoint and why, the evaluation
 table), ``report.html`` (loss curves, LR, diagnosis, evaluation table), ``samples/{short,medium,long}/``

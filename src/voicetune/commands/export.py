@@ -12,7 +12,8 @@ from voicetune.commands.progress import console
 def export(
     run: Path = typer.Argument(..., help="A run folder (its best checkpoint) or one checkpoint folder."),
     output: Path = typer.Option(..., "-o", "--output", help="Voice folder to write."),
-    fmt: str = typer.Option(None, "--format", help="piper (.onnx + .onnx.json for piper-tts; Piper and MMS runs) | hf "
+    fmt: str = typer.Option(None, "--format", help="piper (.onnx + .onnx.json for piper-tts; Piper and MMS runs) | piper-ckpt (a Lightning .ckpt "
+                            "piper's trainer continues; Piper runs) | hf "
                             "(transformers folder, MMS runs) | xtts / xtts-fp16 (coqui XTTS folder, XTTS runs). "
                             "Default: the run's own (piper, hf, xtts)."),
     which: str = typer.Option("best", "--checkpoint", help="best or last (for a run folder)."),
@@ -40,6 +41,11 @@ def export(
     console.print(f"[green]voice[/] {r.folder}: {r.onnx.name} from {r.checkpoint}")
     if r.onnx.name == "model.pth":  # an XTTS folder (--format xtts)
         console.print(f"speak with it: voicetune say \"Hello.\" --voice {r.folder} [--speaker-wav ref.wav]")
+        return
+    if r.onnx.suffix == ".ckpt":  # --format piper-ckpt
+        console.print(f"continue it in piper's trainer: python -m piper.train fit --ckpt_path {r.onnx} ... "
+                      f"(the full command: {r.folder / 'MODEL_CARD.md'}); speak with it: voicetune say \"Hello.\" "
+                      f"--voice {r.onnx}")
         return
     if r.onnx.suffix != ".onnx":  # a transformers folder (--format hf)
         console.print(f"speak with it: transformers.pipeline(\"text-to-speech\", \"{r.folder}\")")

@@ -1,5 +1,6 @@
 """`voicetune export` of a Piper/VITS run: ``<name>.onnx`` + ``<name>.onnx.json`` (piper-tts loads
-them) and samples spoken through piper-tts's own runtime; the card, report and marker come from
+them) and samples spoken through piper-tts's own runtime, or (``piper-ckpt``) a training checkpoint
+for piper's own trainer (export_ckpt.py); the card, report and marker come from
 voicetune.exporter.finish_voice like every format's."""
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ def export_vits_run(run: Path, output: Path, build, *, fmt: str = "piper", which
     ckpt = checkpoint_for(run, which)
     run_dir = RUNS.run_of(run) or ckpt.parent.parent
     info = RUNS.read(run_dir)
-    model, voice = load_run_model(ckpt)
     name = name or output.name
+    if fmt == "piper-ckpt":
+        from voicetune.models.vits.export_ckpt import export_piper_ckpt
+
+        return export_piper_ckpt(ckpt, run_dir, info, output, build, name=name, fmt=fmt, samples=samples,
+                                 evaluate=evaluate, log=log)
+    model, voice = load_run_model(ckpt)
     with build as tmp:
         export_piper(model, voice, tmp / f"{name}.onnx")
         finish_voice(tmp, run_dir, info, ckpt, name=name, fmt=fmt, card=model_card(run_dir, info, ckpt, name),

@@ -20,17 +20,32 @@ def plain_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return fold_weight_norm(state)
 
 
-def _parametrized_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Old weight_norm names -> torch.nn.utils.parametrizations names (our discriminators)."""
+# Piper's modules use torch.nn.utils.weight_norm (weight_g, weight_v); ours use
+# torch.nn.utils.parametrizations.weight_norm (original0 = g, original1 = v, both over dim 0): the
+# same two tensors under other names. Import renames one way, export_ckpt the other.
+_WEIGHT_NORM_NAMES = ((".weight_g", ".parametrizations.weight.original0"),
+                      (".weight_v", ".parametrizations.weight.original1"))
+
+
+def _renamed(state: dict[str, torch.Tensor], pairs) -> dict[str, torch.Tensor]:
     out = {}
     for k, v in state.items():
-        if k.endswith(".weight_g"):
-            out[k.removesuffix(".weight_g") + ".parametrizations.weight.original0"] = v
-        elif k.endswith(".weight_v"):
-            out[k.removesuffix(".weight_v") + ".parametrizations.weight.original1"] = v
-        else:
-            out[k] = v
+        for old, new in pairs:
+            if k.endswith(old):
+                k = k.removesuffix(old) + new
+                break
+        out[k] = v
     return out
+
+
+def _parametrized_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Old weight_norm names -> torch.nn.utils.parametrizations names (our discriminators)."""
+    return _renamed(state, _WEIGHT_NORM_NAMES)
+
+
+def piper_weight_norm_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Our parametrizations names -> the weight_g/weight_v names Piper's modules hold."""
+    return _renamed(state, [(new, old) for old, new in _WEIGHT_NORM_NAMES])
 
 
 class _Inert:
@@ -107,6 +122,16 @@ _HPARAM_KEYS = {
     "segment_size": "segment_size",
     "use_spectral_norm": "use_spectral_norm",
 }
+
+
+def piper_hyper_parameters(config: VitsConfig) -> dict[str, Any]:
+    """The architecture part of a Piper checkpoint's hyper_parameters (``_HPARAM_KEYS`` inverted);
+    tuples as lists, as a YAML config of piper's trainer gives them."""
+    out: dict[str, Any] = {}
+    for piper_name, ours in _HPARAM_KEYS.items():
+        v = getattr(config, ours)
+        out[piper_name] = [list(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v
+    return out
 
 
 def import_piper_checkpoint(path: str | Path, config_path: str | Path | None = None) -> ImportedVoice:
