@@ -250,3 +250,13 @@ def ensure_eval(ds: Dataset, seed: int) -> None:
         return
     train = sorted(ds.train, key=lambda c: c.id)
     random.Random(seed).choice(train).split = "eval"
+
+
+def unique_id(clip_id: str, used: set[str]) -> str:
+    """``clip_id``, or ``clip_id-2``, ``-3``... when taken; the result is added to ``used``."""
+    new_id, n = clip_id, 1
+    while new_id in used:
+        n += 1
+        new_id = f"{clip_id}-{n}"
+    used.add(new_id)
+    return new_id

@@ -18,6 +18,7 @@ from voicetune.data.dataset import (
     ensure_eval,
     load_dataset,
     read_csv,
+    unique_id,
 )
 from voicetune.data.store import rewrite_dataset, write_metadata
 from voicetune.errors import DatasetError, VoicetuneError
@@ -124,12 +125,7 @@ def merge(inputs: list[str | Path], output: str | Path, eval_fraction: float = 0
     ids: set[str] = set()
 
     def unique(clip_id: str) -> str:
-        new_id, n = clip_id, 1
-        while new_id in ids:
-            n += 1
-            new_id = f"{clip_id}-{n}"
-        ids.add(new_id)
-        return new_id
+        return unique_id(clip_id, ids)
 
     def carry(src: Path, dst: Path, rate: int) -> None:
         if rate == sr:

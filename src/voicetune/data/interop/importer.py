@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 import soundfile as sf
 
 from voicetune.audio import AUDIO_EXTENSIONS, decode_audio
-from voicetune.data.dataset import Dataset, Quarantined, Source, assign_splits, ensure_eval
+from voicetune.data.dataset import Dataset, Quarantined, Source, assign_splits, ensure_eval, unique_id
 from voicetune.data.interop.layouts import Layout, Row, read_layout
 from voicetune.data.store import write_metadata
 from voicetune.data.whole_clips import ClipLimits, add_whole_clip
@@ -82,12 +82,7 @@ def _clip_id(name: str, used: set[str]) -> str:
     if stem.lower().endswith(AUDIO_EXTENSIONS):
         stem = stem.rsplit(".", 1)[0]
     base = re.sub(r"[^\w.-]+", "_", stem).lstrip("._-")[:180] or "clip"
-    clip_id, k = base, 1
-    while clip_id in used:
-        k += 1
-        clip_id = f"{base}-{k}"
-    used.add(clip_id)
-    return clip_id
+    return unique_id(base, used)
 
 
 def _sample_rate(rows: list[Row]) -> int:
