@@ -1,6 +1,7 @@
 """`voicetune ui` end to end in a real Chromium (Debian's, driven by Playwright): upload a recording
-with subtitles -> prepare -> edit a transcript -> train a tiny base with a live plot -> Stop (a
-checkpoint) -> a sample plays -> speak a sentence -> Export -> the downloaded zip is a voice that
+with subtitles -> prepare -> edit a transcript, sort, remove a clip and restore it from the quarantine
+-> train a tiny base with live loss/LR/gradient plots -> Stop (a checkpoint), the monitor's
+events and the diagnosis -> a sample plays, the checkpoint's row -> speak a sentence, an A/B -> Export -> the downloaded zip is a voice that
 `voicetune say` speaks. On failure a screenshot is saved next to the test's temp files (its path is
 in the failure message). VOICETUNE_UI_SCREENSHOT=docs/ui.png saves the Train tab on success."""
 
@@ -178,6 +179,22 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> 
     _wait_text(page, "clip-status", "saved")
     csvs = (ws / "dataset" / "metadata_train.csv").read_text() + (ws / "dataset" / "metadata_eval.csv").read_text()
     assert f"wavs/{clip_id}.wav|This transcript was corrected by ear." in csvs
+    # the sort control reorders the table
+    ids = sorted(p.stem for p in (ws / "dataset" / "wavs").glob("*.wav"))
+    page.locator("#clip-sort").get_by_text("clip id", exact=True).click()
+    page.wait_for_function(f"() => document.querySelector('#clips [data-testid=cell-0-0]').innerText.trim() == '{ids[0]}'")
+    # Remove: the clip shows in the quarantine, plays there, and Restore brings it back
+    page.locator("#remove-clip").click()
+    _wait_text(page, "clip-status", "moved")
+    assert (ws / "dataset" / "quarantine" / f"{clip_id}.wav").is_file()
+    _wait_text(page, "quarantine", clip_id)
+    assert "removed in the UI" in page.locator("#quarantine").inner_text()
+    page.locator("#quarantine [data-testid=cell-0-0]").click()
+    assert _audio_duration(page, "q-audio") > 0.5
+    assert page.locator("#q-transcript textarea").input_value() == "This transcript was corrected by ear."
+    page.locator("#restore-clip").click()
+    _wait_text(page, "q-status", "restored")
+    assert (ws / "dataset" / "wavs" / f"{clip_id}.wav").is_file()
 
     phase("data done")
     # --- Train: the tiny base, a live plot, Stop
@@ -188,6 +205,8 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> 
     _number(page, "eval-every", 2)
     _number(page, "batch-size", 4)
     _number(page, "bootstrap-steps", 20)
+    # Estimate (a real `voicetune train --dry-run`, ~35 s) is tested without the browser:
+    # tests/test_ui_data.py::test_estimate_is_the_cli_dry_run (slow)
     page.locator("#start").click()
     _wait_text(page, "train-status", "running", timeout=30)
     page.locator("#start").click()  # a second Start while one runs: refused, naming the run
@@ -211,6 +230,7 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> 
     assert counts and counts[-1] >= 4, (counts, status.inner_text())
     assert len(set(counts)) > 1  # the plot gained points while we watched
     assert page.locator("#loss-plot img").count() > 0
+    assert page.locator("#lr-plot img").count() > 0 and page.locator("#grad-plot img").count() > 0
     phase("plot has points")
     page.locator("#stop").click()
     _wait_text(page, "train-message", "stopping", fail_on_error=False)  # it showed the refusal before
@@ -232,6 +252,9 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> 
     page.locator("#stop").click()
     _wait_text(page, "train-status", "stopped", timeout=90)
     assert max(int(p.name.split("-")[1]) for p in (run / "checkpoints").iterdir()) > stopped_at
+    _wait_text(page, "train-events", "resumed", timeout=10)
+    assert "the run ended: stopped by Stop" in page.locator("#train-events").inner_text()
+    _wait_text(page, "diagnosis", "Diagnosis", timeout=10)
     if os.environ.get("VOICETUNE_UI_SCREENSHOT"):
         page.screenshot(path=os.environ["VOICETUNE_UI_SCREENSHOT"], full_page=True)
 
@@ -244,8 +267,13 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> 
     page.locator("#listen-refresh").click()
     _wait_text(page, "listen-status", "sample(s) at step-")
     assert _audio_duration(page, "sample-0") > 0
+    assert "step-" in page.locator("#checkpoint-row").inner_text()
+    assert "not evaluated by listening" in page.locator("#checkpoint-row").inner_text()
     page.locator("#speak").click()
     assert _audio_duration(page, "said", timeout=60) > 0.3
+    page.locator("#speak-ab").click()  # A/B: the oldest and the newest checkpoint, same sentence
+    _wait_text(page, "listen-status", "B: step-")
+    assert _audio_duration(page, "said-a") > 0.3 and _audio_duration(page, "said-b") > 0.3
 
     phase("listen done")
     # --- Export: download the zip, and speak with what is in it

@@ -1,9 +1,11 @@
 """The Data tab's functions without a browser: uploads are copied in, a transcript saved in the UI is
-stored like a CSV edit and survives a re-run of prepare."""
+stored like a CSV edit and survives a re-run of prepare; the sort control; Remove (to the quarantine)
+and Restore, which also survive a re-run."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import soundfile as sf
@@ -54,6 +56,27 @@ def test_transcript_edit_survives_prepare(tmp_path, sentences):
     with pytest.raises(VoicetuneError, match="not a plain file name"):
         data.clip_audio(ws, "../dataset.json")
 
+    # sort control: lowest confidence first puts unscored (subtitled) clips by id; by length, longest first
+    by_length = data.clip_rows(ws, "longest first")
+    assert [r[2] for r in by_length] == sorted((r[2] for r in rows), reverse=True)
+    # Remove: into the quarantine (wav kept, playable), out of the CSV; Restore brings it back
+    wav_bytes = (ws.dataset / "wavs" / f"{clip_id}.wav").read_bytes()
+    assert "quarantine" in data.remove_clip(ws, clip_id)
+    assert clip_id not in [r[0] for r in data.clip_rows(ws)]
+    assert [clip_id, "removed in the UI", "A corrected transcript."] in data.quarantine_rows(ws)
+    q_wav, q_text = data.quarantine_audio(ws, clip_id)
+    assert q_wav.endswith(f"dataset/quarantine/{clip_id}.wav") and Path(q_wav).read_bytes() == wav_bytes
+    assert q_text == "A corrected transcript."
+    data.run_prepare(ws, audio_files, subs, log=lambda m: None)  # a re-run keeps it out
+    assert clip_id not in [r[0] for r in data.clip_rows(ws)]
+    with pytest.raises(VoicetuneError, match="not a plain file name"):
+        data.restore_clip(ws, "../x", "text")
+    assert "restored" in data.restore_clip(ws, clip_id, "Restored by ear.")
+    assert [clip_id, "train"] == next(r[:2] for r in data.clip_rows(ws) if r[0] == clip_id)
+    assert data.quarantine_rows(ws) == [] and (ws.dataset / "wavs" / f"{clip_id}.wav").read_bytes() == wav_bytes
+    with pytest.raises(VoicetuneError, match="not in the quarantine"):
+        data.quarantine_audio(ws, clip_id)
+
 
 def test_ui_command_warns_on_open_host(tmp_path, monkeypatch):
     pytest.importorskip("gradio", reason="the UI needs gradio: pip install 'voicetune[ui]'")
@@ -70,3 +93,30 @@ def test_ui_command_warns_on_open_host(tmp_path, monkeypatch):
     assert calls == [((tmp_path / "w").resolve(), "0.0.0.0", 7999)] and (tmp_path / "w" / "uploads").is_dir()
     res = CliRunner().invoke(app, ["ui", "--workspace", str(tmp_path / "w2")])
     assert res.exit_code == 0 and "anyone" not in res.output and calls[-1][1:] == ("127.0.0.1", None)
+
+
+@pytest.mark.slow
+def test_estimate_is_the_cli_dry_run(tmp_path, sentences, tiny_voice):
+    """Estimate runs `voicetune train --dry-run` (~35 s on 2 cores): the advisor's settings with
+    their reasons and the time estimate, and nothing is written."""
+    import shutil
+
+    from voicetune.sample_data import make_recording, synth_piper
+    from voicetune.ui import runs
+
+    texts = sentences[:8]
+    clips, sr = synth_piper(texts)
+    audio, timeline = make_recording(clips, texts, sr, seed=5)
+    ws = Workspace.open(tmp_path / "ws")
+    wav = tmp_path / "take.wav"
+    sf.write(wav, audio, sr)
+    wav.with_suffix(".srt").write_text(_srt(timeline), encoding="utf-8")
+    data.run_prepare(ws, *data.split_uploads(ws, [str(wav), str(wav.with_suffix(".srt"))]), log=lambda m: None)
+    shutil.copy(tiny_voice, ws.root / "tiny.onnx")
+    shutil.copy(tiny_voice.with_suffix(".onnx.json"), ws.root / "tiny.onnx.json")
+    (ws.root / "cfg.yaml").write_text("vits:\n  disc_periods: [2]\n  segment_size: 4096\n")
+    rows, message = runs.estimate(ws, runs.TrainSettings(base="tiny.onnx", config="cfg.yaml", max_steps=8,
+                                                         batch_size=4, bootstrap_steps=20))
+    assert "8 steps" in message and "min on this machine" in message
+    assert any(key == "run.total_steps" and why.startswith("8:") for key, _, why in rows)
+    assert list(ws.runs.iterdir()) == []

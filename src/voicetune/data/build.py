@@ -26,6 +26,7 @@ from voicetune.folders import DATASET, FolderBuild, check_output, is_inside
 
 DEFAULT_SAMPLE_RATE = 22050
 DEFAULT_LANGUAGE = "en"
+MAX_CLIP_SECONDS = 11.5  # XTTS silently drops clips over ~11.6 s
 
 
 @dataclass
@@ -50,8 +51,9 @@ class PrepareOptions:
     def __post_init__(self) -> None:
         if not 0 < self.min_seconds < self.max_seconds:
             raise VoicetuneError(f"--min-seconds {self.min_seconds} must be > 0 and below --max-seconds {self.max_seconds}")
-        if self.max_seconds > 11.5:
-            raise VoicetuneError("--max-seconds above 11.5 is refused: XTTS silently drops clips over ~11.6 s")
+        if self.max_seconds > MAX_CLIP_SECONDS:
+            raise VoicetuneError(f"--max-seconds above {MAX_CLIP_SECONDS:g} is refused: XTTS silently drops clips "
+                                 "over ~11.6 s")
         if not 0 <= self.eval_fraction < 1:
             raise VoicetuneError(f"--eval-fraction {self.eval_fraction} must be in [0, 1)")
         if self.max_seconds - 2 * self.pad < self.min_seconds:

@@ -22,6 +22,7 @@ FORMAT_VERSION = 1
 CSV_HEADER = ["audio_file", "text", "speaker_name"]
 TRAIN_CSV, EVAL_CSV, META_JSON = "metadata_train.csv", "metadata_eval.csv", "dataset.json"
 REMOVED_BY_USER = "removed from the metadata CSV by the user"
+REMOVED_IN_UI = "removed in the UI"
 # A clip id becomes a file name (wavs/<id>.wav): letters, digits, '.', '_', '-', not starting with
 # '.', so no id read from a file can name a path outside the folder.
 _CLIP_ID = re.compile(r"\w[\w.-]{0,199}")
@@ -72,6 +73,10 @@ class Quarantined(BaseModel):
     text: str | None = None
     start: float | None = None
     end: float | None = None
+    # kept from the clip when a kept clip is moved here (a removal, a second-opinion check), so a
+    # restore (voicetune.data.manage.restore_clip) gives it back its speaker and ASR score
+    speaker: str | None = None
+    asr_confidence: float | None = None
 
     @field_validator("clip")
     @classmethod
@@ -207,9 +212,16 @@ def _sync_from_csv(ds: Dataset, root: Path) -> None:
             seen[audio_file] = split
     removed = [c for c in ds.clips if c.audio_file not in seen]
     for c in removed:
-        ds.quarantine.append(Quarantined(clip=c.id, reason=REMOVED_BY_USER, text=c.text, start=c.start, end=c.end))
+        ds.quarantine.append(quarantine_entry(c, REMOVED_BY_USER))
     if removed:
         ds.clips = [c for c in ds.clips if c.audio_file in seen]
+
+
+def quarantine_entry(c: Clip, reason: str) -> Quarantined:
+    """The quarantine entry of a kept clip moved out of the dataset (everything a restore needs
+    that its wav does not hold)."""
+    return Quarantined(clip=c.id, reason=reason, text=c.text, start=c.start, end=c.end, speaker=c.speaker,
+                       asr_confidence=c.asr_confidence)
 
 
 def save_dataset(ds: Dataset, root: Path) -> None:

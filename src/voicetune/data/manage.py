@@ -1,4 +1,4 @@
-"""Dataset operations after prepare: validate, re-split, merge."""
+"""Dataset operations after prepare: validate, re-split, merge, remove a clip, restore one."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import soundfile as sf
 
 from voicetune.audio import load_audio, write_wav
+from voicetune.audio import normalize_loudness as normalize_loudness_to
 from voicetune.data.dataset import (
     CSV_HEADER,
     EVAL_CSV,
@@ -17,9 +18,11 @@ from voicetune.data.dataset import (
     assign_splits,
     ensure_eval,
     load_dataset,
+    quarantine_entry,
     read_csv,
     unique_id,
 )
+from voicetune.data.quality import clip_stats
 from voicetune.data.store import rewrite_dataset, write_metadata
 from voicetune.errors import DatasetError, VoicetuneError
 from voicetune.folders import DATASET, FolderBuild, check_output, link_file
@@ -167,3 +170,67 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     if not src.exists():
         raise DatasetError(f"{src}: file missing (run `voicetune dataset validate {src.parent.parent}`)")
     link_file(src, dst)
+
+
+def remove_clip(root: str | Path, clip_id: str, reason: str) -> Dataset:
+    """Take a clip out of the dataset into its quarantine with ``reason``: the state a deleted CSV
+    row leads to, with the wav moved to ``quarantine/`` (kept: ``restore_clip`` brings it back)."""
+    root = Path(root)
+    ds = load_dataset(root)
+    clip = next((c for c in ds.clips if c.id == clip_id), None)
+    if clip is None:
+        raise VoicetuneError(f"{root}: clip {clip_id} is not in the dataset (already removed? see the quarantine)")
+    ds.clips.remove(clip)
+    ds.quarantine.append(quarantine_entry(clip, reason))
+    ensure_eval(ds, seed=1234)
+    rewrite_dataset(ds, root)
+    return ds
+
+
+def restore_clip(root: str | Path, clip_id: str, text: str | None = None,
+                 normalize_loudness: float | None = -23.0) -> Clip:
+    """Bring a quarantined clip (one with audio under ``quarantine/``, or a deleted CSV row) back
+    into the train split, whatever check sent it there: the user heard it and keeps it. ``text``
+    replaces its transcript (needed when it has none). Its stats are measured again from its wav
+    (the clip's own noise floor, as `dataset import` does); a clip not yet at ``normalize_loudness``
+    LUFS (prepare's default; a check stopped it before normalisation) is brought there, as prepare
+    does with every clip it keeps. The quarantine entry goes; the dataset is rewritten as one unit."""
+    from voicetune.data.build import MAX_CLIP_SECONDS
+
+    root = Path(root)
+    ds = load_dataset(root)
+    entry = next((q for q in ds.quarantine if q.clip == clip_id), None)
+    if entry is None:
+        raise VoicetuneError(f"{root}: clip {clip_id} is not in the quarantine")
+    if any(c.id == clip_id for c in ds.clips):
+        raise VoicetuneError(f"{root}: clip {clip_id} is already in the dataset; remove its quarantine entry by hand")
+    rel = entry.audio(root)
+    if rel is None:
+        raise VoicetuneError(f"{root}: clip {clip_id} has no audio in quarantine/ (only its entry was kept); "
+                             "it cannot be restored")
+    words = " ".join((entry.text if text is None else text).split()).replace("|", " ")
+    if not words:
+        raise VoicetuneError(f"{root}: clip {clip_id} has no transcript; write one to restore it")
+    x = load_audio(root / rel, ds.sample_rate)
+    duration = round(len(x) / ds.sample_rate, 3)
+    if duration > MAX_CLIP_SECONDS:
+        raise VoicetuneError(f"{root / rel}: {duration:.2f} s is over {MAX_CLIP_SECONDS:g} s (XTTS drops such clips); "
+                             "it cannot be restored whole")
+    stats = clip_stats(x, ds.sample_rate, None)
+    source = next((s for s in ds.sources if f"-{s.sha256[:8]}-" in clip_id), None)  # prepare's <name>-<sha8>-<k>
+    speakers = ds.speakers()
+    speaker = entry.speaker or (source.speaker if source else None) or (speakers[0] if len(speakers) == 1 else "speaker")
+    start = entry.start if entry.start is not None else 0.0
+    clip = Clip(id=clip_id, source=source.sha256 if source else "", start=start,
+                end=entry.end if entry.end is not None else start + duration, duration=duration, text=words,
+                asr_confidence=entry.asr_confidence, snr_db=round(stats.snr_db, 1),
+                loudness_lufs=round(stats.loudness_lufs, 1), peak=round(stats.peak, 3),
+                clipping=round(stats.clipping, 5), split="train", speaker=speaker)
+    audio = {}
+    if normalize_loudness is not None and abs(stats.loudness_lufs - normalize_loudness) > 0.5:
+        audio[clip.audio_file] = normalize_loudness_to(x, ds.sample_rate, normalize_loudness)
+    ds.quarantine.remove(entry)
+    ds.clips.append(clip)
+    ensure_eval(ds, seed=1234)
+    rewrite_dataset(ds, root, audio=audio)
+    return clip

@@ -16,7 +16,7 @@ import numpy as np
 
 from voicetune.audio import decode_audio, normalize_loudness, resample, write_wav
 from voicetune.data import segment
-from voicetune.data.dataset import Clip, Dataset, Quarantined, Source
+from voicetune.data.dataset import Clip, Dataset, Quarantined, Source, quarantine_entry
 from voicetune.data.quality import clip_stats, noise_floor, quality_problem
 from voicetune.data.srt import CueProblem, Subtitles, find_subtitle, place_cues, read_subtitles
 from voicetune.errors import AudioError
@@ -215,7 +215,7 @@ class SourceBuilder:
 
     def _move_to_quarantine(self, c: Clip, reason: str) -> None:
         os.replace(self.root / "wavs" / f"{c.id}.wav", self.root / "quarantine" / f"{c.id}.wav")
-        self.ds.quarantine.append(Quarantined(clip=c.id, reason=reason, text=c.text, start=c.start, end=c.end))
+        self.ds.quarantine.append(quarantine_entry(c, reason))
 
     def _quarantine_clip(self, clip_id, x, reason, text, plan, result) -> None:
         write_wav(self.root / "quarantine" / f"{clip_id}.wav", x, self.opts.sample_rate)

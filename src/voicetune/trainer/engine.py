@@ -37,6 +37,10 @@ from voicetune.trainer.ui import Progress, banner
 REQUIRED = ("modules", "param_groups", "datasets", "collate", "train_step", "eval_step")
 
 
+# what `--dry-run` prints before the config and the estimate (the UI's Estimate reads them back)
+DRY_RUN_CONFIG, DRY_RUN_ESTIMATE = "resolved config (what config.yaml would hold):", "dry run:"
+
+
 @dataclass
 class FitResult:
     status: str  # finished | early_stop | overfit | gap | unstable | interrupted | time_budget | stopped
@@ -207,8 +211,8 @@ class _Run:
         message = probe.estimate(self.timing, self.total - self.step, self.eval_every, self.save_every,
                                  listening=self.on_checkpoint is not None)
         if self.main:
-            self.acc.print("resolved config (what config.yaml would hold):\n" + config_text(self.cfg))
-            self.acc.print(f"dry run: {message}; nothing was written")
+            self.acc.print(f"{DRY_RUN_CONFIG}\n" + config_text(self.cfg))
+            self.acc.print(f"{DRY_RUN_ESTIMATE} {message}; nothing was written")
         return FitResult("dry_run", self.step, self.epoch, None, None, message)
 
     # --- the loop ------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ import functools
 import logging
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from voicetune.errors import VoicetuneError
-from voicetune.ui import data, listen, runs
+from voicetune.ui import data, listen, monitor, runs
 from voicetune.ui.workspace import Workspace
 
 MAX_SAMPLES = 6  # audio players on the Listen tab (a run speaks 1-4 samples per checkpoint)
@@ -44,23 +45,19 @@ def _guard(n_out: int) -> Callable:
     return wrap
 
 
-def _plot(points: list[dict]):
-    """Loss and eval loss by step as a matplotlib figure. Not gr.LinePlot: it fixes its colour domain
-    from the first value it gets, so the eval series, which appears a few steps later, never drew."""
-    from matplotlib.figure import Figure
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
-    fig = Figure(figsize=(9, 3.2), layout="tight")
-    ax = fig.add_subplot()
-    for series, style in (("loss", "-"), ("eval loss", "o-")):
-        pts = [(p["step"], p["value"]) for p in points if p["series"] == series]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), style, label=series, markersize=4)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    if points:
-        ax.legend(loc="upper right")
-    return fig
+
+def _markdown_table(header: list[str], rows: list[tuple]) -> str:
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows])
 
 
 def build(ws: Workspace) -> gr.Blocks:
@@ -73,15 +70,29 @@ def build(ws: Workspace) -> gr.Blocks:
             data_status = gr.Markdown(elem_id="data-status")
             with gr.Accordion("Report", open=False):
                 report = gr.Markdown(elem_id="report")
-            clips = gr.Dataframe(headers=data.CLIP_COLUMNS, interactive=False, label="Clips (lowest ASR confidence "
-                                 "first; click a row to listen)", elem_id="clips", wrap=True)
+            sort = gr.Radio(list(data.SORTS), value=next(iter(data.SORTS)), label="Sort clips", elem_id="clip-sort")
+            clips = gr.Dataframe(headers=data.CLIP_COLUMNS, interactive=False, label="Clips (click a row to listen)",
+                                 elem_id="clips", wrap=True)
             with gr.Row():
                 clip_id = gr.Textbox(label="Clip", elem_id="clip-id", scale=1)
                 load_clip = gr.Button("Load clip", elem_id="load-clip", scale=0)
             clip_player = gr.Audio(label="Clip audio", type="filepath", interactive=False, elem_id="clip-audio")
             transcript = gr.Textbox(label="Transcript (edit, then Save)", lines=2, elem_id="transcript")
-            save_btn = gr.Button("Save transcript", elem_id="save-transcript")
+            with gr.Row():
+                save_btn = gr.Button("Save transcript", elem_id="save-transcript")
+                remove_btn = gr.Button("Remove clip (to the quarantine, restorable)", variant="stop",
+                                       elem_id="remove-clip")
             clip_status = gr.Markdown(elem_id="clip-status")
+            gr.Markdown("### Quarantine\nClips a check (or you) took out, with the reason; click one to hear it.")
+            quarantine = gr.Dataframe(headers=data.QUARANTINE_COLUMNS, interactive=False, elem_id="quarantine",
+                                      wrap=True)
+            with gr.Row():
+                q_id = gr.Textbox(label="Quarantined clip", elem_id="q-id", scale=1)
+                load_q = gr.Button("Load", elem_id="load-q", scale=0)
+            q_player = gr.Audio(label="Quarantined clip audio", type="filepath", interactive=False, elem_id="q-audio")
+            q_text = gr.Textbox(label="Transcript it gets back with", lines=2, elem_id="q-transcript")
+            restore_btn = gr.Button("Restore to the dataset (train split)", elem_id="restore-clip")
+            q_status = gr.Markdown(elem_id="q-status")
 
         with gr.Tab("Train"):
             with gr.Row():
@@ -98,11 +109,19 @@ def build(ws: Workspace) -> gr.Blocks:
                 start_btn = gr.Button("Start", variant="primary", elem_id="start")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
                 resume_btn = gr.Button("Resume", elem_id="resume")
+                estimate_btn = gr.Button("Estimate (times a step: ~1 min)", elem_id="estimate")
+            estimate = gr.Markdown(elem_id="estimate-result")
             run_pick = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="run")
             # what the last button did; the status line below is the run folder's state, re-read by the timer
             train_msg = gr.Markdown(elem_id="train-message")
             train_status = gr.Markdown(elem_id="train-status")
-            plot = gr.Plot(label="Loss", elem_id="loss-plot")
+            with gr.Row():
+                plot = gr.Plot(label="Loss", elem_id="loss-plot")
+                lr_plot = gr.Plot(label="Learning rate", elem_id="lr-plot")
+                grad_plot = gr.Plot(label="Gradient norm", elem_id="grad-plot")
+            events_md = gr.Markdown(elem_id="train-events")
+            diagnosis_md = gr.Markdown(elem_id="diagnosis")
+            seen = gr.State(None)  # what the plots show: redrawn only when the run folder changed
             timer = gr.Timer(2.0)
 
         with gr.Tab("Listen"):
@@ -111,12 +130,21 @@ def build(ws: Workspace) -> gr.Blocks:
                 step_pick = gr.Dropdown(label="Checkpoint", choices=[], allow_custom_value=True,
                                         elem_id="listen-step")
                 refresh_listen = gr.Button("Refresh", elem_id="listen-refresh", scale=0)
+            ckpt_row = gr.Markdown(elem_id="checkpoint-row")
             players = [gr.Audio(type="filepath", interactive=False, visible=False, elem_id=f"sample-{i}")
                        for i in range(MAX_SAMPLES)]
             say_text = gr.Textbox(label="Say a sentence with this checkpoint", value="Hello, this is my new voice.",
                                   elem_id="say-text")
             say_btn = gr.Button("Speak", elem_id="speak")
             said = gr.Audio(label="Spoken", type="filepath", interactive=False, elem_id="said")
+            gr.Markdown("### A/B: the sentence above with two checkpoints (same seed)")
+            with gr.Row():
+                ab_a = gr.Dropdown(label="A", choices=[], allow_custom_value=True, elem_id="ab-a")
+                ab_b = gr.Dropdown(label="B", choices=[], allow_custom_value=True, elem_id="ab-b")
+                ab_btn = gr.Button("Speak A and B", elem_id="speak-ab", scale=0)
+            with gr.Row():
+                said_a = gr.Audio(label="A", type="filepath", interactive=False, elem_id="said-a")
+                said_b = gr.Audio(label="B", type="filepath", interactive=False, elem_id="said-b")
             listen_status = gr.Markdown(elem_id="listen-status")
 
         with gr.Tab("Export"):
@@ -135,13 +163,19 @@ def build(ws: Workspace) -> gr.Blocks:
             card = gr.Markdown(elem_id="model-card")
 
         # --- Data -------------------------------------------------------------------------------
-        @_guard(4)
-        def do_prepare(files, progress=gr.Progress()):
+        @_guard(5)
+        def do_prepare(files, order, progress=gr.Progress()):
             audio, subs = data.split_uploads(ws, [f if isinstance(f, str) else f.name for f in files or []])
             summary = data.run_prepare(ws, audio, subs, log=lambda m: log.info("%s", m))
-            return data.report_markdown(ws), data.clip_rows(ws), gr.update(), summary
+            return data.report_markdown(ws), data.clip_rows(ws, order), data.quarantine_rows(ws), gr.update(), summary
 
-        prepare_btn.click(do_prepare, uploads, [report, clips, clip_id, data_status])
+        prepare_btn.click(do_prepare, [uploads, sort], [report, clips, quarantine, clip_id, data_status])
+
+        @_guard(2)
+        def do_sort(order):
+            return data.clip_rows(ws, order), ""
+
+        sort.change(do_sort, sort, [clips, clip_status])
 
         @_guard(4)
         def do_load(cid):
@@ -156,11 +190,37 @@ def build(ws: Workspace) -> gr.Blocks:
         load_clip.click(do_load, clip_id, [clip_id, clip_player, transcript, clip_status])
 
         @_guard(2)
-        def do_save(cid, text):
+        def do_save(cid, text, order):
             msg = data.save_transcript(ws, (cid or "").strip(), text)
-            return data.clip_rows(ws), msg
+            return data.clip_rows(ws, order), msg
 
-        save_btn.click(do_save, [clip_id, transcript], [clips, clip_status])
+        save_btn.click(do_save, [clip_id, transcript, sort], [clips, clip_status])
+
+        @_guard(5)
+        def do_remove(cid, order):
+            msg = data.remove_clip(ws, (cid or "").strip())
+            return data.clip_rows(ws, order), data.quarantine_rows(ws), None, data.report_markdown(ws), msg
+
+        remove_btn.click(do_remove, [clip_id, sort], [clips, quarantine, clip_player, report, clip_status])
+
+        @_guard(4)
+        def do_load_q(cid):
+            wav, text = data.quarantine_audio(ws, (cid or "").strip())
+            return cid, wav, text, ""
+
+        def on_select_q(evt: gr.SelectData, table):
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return do_load_q(str(table.iloc[row, 0]))
+
+        quarantine.select(on_select_q, quarantine, [q_id, q_player, q_text, q_status])
+        load_q.click(do_load_q, q_id, [q_id, q_player, q_text, q_status])
+
+        @_guard(5)
+        def do_restore(cid, text, order):
+            msg = data.restore_clip(ws, (cid or "").strip(), text)
+            return data.clip_rows(ws, order), data.quarantine_rows(ws), None, data.report_markdown(ws), msg
+
+        restore_btn.click(do_restore, [q_id, q_text, sort], [clips, quarantine, q_player, report, q_status])
 
         # --- Train ------------------------------------------------------------------------------
         def settings(b, cfg, mins, steps_, ev, bs, boot) -> runs.TrainSettings:
@@ -193,42 +253,71 @@ def build(ws: Workspace) -> gr.Blocks:
         def do_stop():
             return runs.stop_run(ws)
 
+        @_guard(1)
+        def do_estimate(*args):
+            derived, message = runs.estimate(ws, settings(*args))
+            table = _markdown_table(["setting", "value", "why"], derived) if derived else "_nothing derived_"
+            return f"**estimate**: {message}\n\nSettings the advisor chose (set them yourself to override):\n\n{table}"
+
         start_btn.click(do_start, train_inputs, [run_pick, train_msg])
         resume_btn.click(do_resume, [run_pick, *train_inputs], [run_pick, train_msg])
         stop_btn.click(do_stop, None, train_msg)
+        estimate_btn.click(do_estimate, train_inputs, estimate)
 
-        @_guard(2)
-        def refresh(name):
+        @_guard(7)
+        def refresh(name, shown):
             if not name:
                 going = runs.active_run(ws)
-                return _plot([]), (f"run {going['run']} is training" if going else "no run yet")
+                empty = monitor.loss_figure(None)
+                return (empty, gr.skip(), gr.skip(), "", "", None,
+                        f"run {going['run']} is training" if going else "no run yet")
             st = runs.run_state(ws, name)
-            points = runs.loss_points(runs.run_dir(ws, name))
+            folder = runs.run_dir(ws, name)
+            points = runs.loss_points(folder)
             total = f"/{st.total}" if st.total else ""
             text = (f"**{st.run}**: {st.status} · step {st.step}{total} · {len(points)} points · "
                     f"checkpoints: {', '.join(st.checkpoints) or 'none yet'}")
             if st.message:
                 text += f"  \n{st.message}"
-            return _plot(points), text
+            key = [name, st.status, _mtime(folder / "metrics.jsonl"), _mtime(folder / "eval.jsonl")]
+            if key == shown:
+                return (*[gr.skip()] * 5, shown, text)
+            events = runs.read_events(folder)
+            lines = monitor.event_lines(events)
+            events_text = ("**Monitor**\n\n" + "\n".join(f"- {ln}" for ln in lines)) if lines else \
+                "**Monitor**: no warning so far"
+            if st.status == "running":
+                diag = "_the diagnosis (`voicetune runs RUN`) shows when the run stops_"
+            else:
+                found = monitor.diagnosis_lines(folder) if events else []
+                diag = ("**Diagnosis**\n\n" + "\n".join(f"- {ln}" for ln in found)) if found else \
+                    ("**Diagnosis**: nothing stands out" if events else "")
+            return (monitor.loss_figure(folder), monitor.series_figure(events, "lr", "learning rate", True),
+                    monitor.series_figure(events, "grad_norm", "gradient norm (before clipping)", True),
+                    events_text, diag, key, text)
 
-        timer.tick(refresh, run_pick, [plot, train_status])
-        run_pick.change(refresh, run_pick, [plot, train_status])
+        refresh_outputs = [plot, lr_plot, grad_plot, events_md, diagnosis_md, seen, train_status]
+        timer.tick(refresh, [run_pick, seen], refresh_outputs)
+        run_pick.change(refresh, [run_pick, seen], refresh_outputs)
 
         # --- Listen -----------------------------------------------------------------------------
-        @_guard(MAX_SAMPLES + 1)
+        @_guard(MAX_SAMPLES + 2)
         def show_samples(run, step):
             files = listen.samples(ws, run, step) if run else []
             updates = [gr.update(value=str(f), label=f.stem, visible=True) for f in files[:MAX_SAMPLES]]
             updates += [gr.update(value=None, visible=False)] * (MAX_SAMPLES - len(updates))
-            return (*updates, f"{len(files)} sample(s) at {step}" if step else "no checkpoint yet")
+            summary = listen.checkpoint_summary(ws, run, step) if run else ""
+            return (*updates, summary, f"{len(files)} sample(s) at {step}" if step else "no checkpoint yet")
 
-        @_guard(2)
+        @_guard(4)
         def pick_run(run):
             choices = listen.steps(ws, run) if run else []
-            return gr.update(choices=choices, value=listen.default_step(ws, run) if run else None), ""
+            oldest, newest = (choices[-1], choices[0]) if choices else (None, None)
+            return (gr.update(choices=choices, value=listen.default_step(ws, run) if run else None),
+                    gr.update(choices=choices, value=oldest), gr.update(choices=choices, value=newest), "")
 
-        listen_run.change(pick_run, listen_run, [step_pick, listen_status])
-        step_pick.change(show_samples, [listen_run, step_pick], [*players, listen_status])
+        listen_run.change(pick_run, listen_run, [step_pick, ab_a, ab_b, listen_status])
+        step_pick.change(show_samples, [listen_run, step_pick], [*players, ckpt_row, listen_status])
 
         @_guard(3)
         def refresh_runs(current):
@@ -237,13 +326,20 @@ def build(ws: Workspace) -> gr.Blocks:
             return gr.update(choices=names, value=value), gr.update(choices=names, value=value), ""
 
         refresh_listen.click(refresh_runs, listen_run, [listen_run, export_run, listen_status]).then(
-            pick_run, listen_run, [step_pick, listen_status])
+            pick_run, listen_run, [step_pick, ab_a, ab_b, listen_status])
 
         @_guard(2)
         def do_say(run, step, text):
             return listen.speak(ws, run, step, text), ""
 
         say_btn.click(do_say, [listen_run, step_pick, say_text], [said, listen_status])
+
+        @_guard(3)
+        def do_ab(run, a, b, text):
+            wav_a, wav_b = listen.speak_ab(ws, run, a, b, text)
+            return wav_a, wav_b, f"A: {a} · B: {b}"
+
+        ab_btn.click(do_ab, [listen_run, ab_a, ab_b, say_text], [said_a, said_b, listen_status])
 
         # --- Export -----------------------------------------------------------------------------
         @_guard(3)
@@ -255,15 +351,16 @@ def build(ws: Workspace) -> gr.Blocks:
         export_btn.click(do_export, [export_run, which, evaluate, speak_samples], [zip_file, card, export_status])
 
         # --- a reload shows the workspace as it is ------------------------------------------------
-        @_guard(6)
-        def on_load():
+        @_guard(7)
+        def on_load(order):
             names = runs.list_runs(ws)
             going = runs.active_run(ws)
             value = going["run"] if going else (names[0] if names else None)
             pick = gr.update(choices=names, value=value)
-            return data.report_markdown(ws), data.clip_rows(ws), pick, pick, pick, ""
+            return (data.report_markdown(ws), data.clip_rows(ws, order), data.quarantine_rows(ws), pick, pick, pick,
+                    "")
 
-        demo.load(on_load, None, [report, clips, run_pick, listen_run, export_run, data_status])
+        demo.load(on_load, sort, [report, clips, quarantine, run_pick, listen_run, export_run, data_status])
     return demo
 
 

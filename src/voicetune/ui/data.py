@@ -1,8 +1,10 @@
-"""Data tab: uploads -> `prepare` (the function the CLI calls) -> clip review and transcript edits.
+"""Data tab: uploads -> `prepare` (the function the CLI calls) -> clip review by ear: transcript
+edits, removing a clip into the quarantine, hearing the quarantine and restoring a clip from it.
 
 An edit is written the way a hand edit of the CSV is kept: into the dataset's metadata as one
-unit (store.rewrite_dataset), so the CSV, dataset.json and the report agree and a later prepare
-run keeps the corrected text.
+unit (store.rewrite_dataset, through voicetune.data.manage), so the CSV, dataset.json and the
+report agree and a later prepare run keeps the corrected text, the removal or the restore. No
+audio is deleted: a removed clip's wav moves to quarantine/.
 """
 
 from __future__ import annotations
@@ -57,26 +59,85 @@ def report_markdown(ws: Workspace) -> str:
     return report.read_text(encoding="utf-8") if report.is_file() else "_no dataset yet: upload recordings and prepare_"
 
 
-def clip_rows(ws: Workspace) -> list[list]:
-    """The clip table, lowest ASR confidence first (those are the transcripts worth a listen)."""
+SORTS = {  # the Data tab's sort control: label -> key of a clip
+    "lowest ASR confidence first": lambda c: (c.asr_confidence if c.asr_confidence is not None else 2.0, c.id),
+    "clip id": lambda c: (c.id,),
+    "longest first": lambda c: (-c.duration, c.id),
+    "shortest first": lambda c: (c.duration, c.id),
+}
+QUARANTINE_COLUMNS = ["clip", "reason", "text"]
+
+
+def clip_rows(ws: Workspace, sort: str = "lowest ASR confidence first") -> list[list]:
+    """The clip table, by default lowest ASR confidence first (the transcripts worth a listen;
+    clips without a score, e.g. from subtitles, come last)."""
     from voicetune.data.dataset import load_dataset
 
     if not (ws.dataset / "dataset.json").exists():
         return []
     ds = load_dataset(ws.dataset)
-    clips = sorted(ds.clips, key=lambda c: (c.asr_confidence if c.asr_confidence is not None else 2.0, c.id))
+    clips = sorted(ds.clips, key=SORTS.get(sort, SORTS["lowest ASR confidence first"]))
     return [[c.id, c.split, round(c.duration, 2),
              None if c.asr_confidence is None else round(c.asr_confidence, 3), c.text] for c in clips]
 
 
-def clip_audio(ws: Workspace, clip_id: str) -> tuple[str, str]:
-    """(wav path, transcript) of one clip."""
-    from voicetune.data.dataset import check_clip_id, load_dataset
+def quarantine_rows(ws: Workspace) -> list[list]:
+    """The quarantined clips that kept their audio (the ones that can be heard and restored)."""
+    from voicetune.data.dataset import load_dataset
+
+    if not (ws.dataset / "dataset.json").exists():
+        return []
+    ds = load_dataset(ws.dataset)
+    return [[q.clip, q.reason, q.text or ""] for q in ds.quarantine if q.clip and q.audio(ws.dataset)]
+
+
+def quarantine_audio(ws: Workspace, clip_id: str) -> tuple[str, str]:
+    """(wav path, transcript) of one quarantined clip."""
+    from voicetune.data.dataset import load_dataset
+
+    _check_id(clip_id)
+    ds = load_dataset(ws.dataset)
+    for q in ds.quarantine:
+        rel = q.audio(ws.dataset) if q.clip == clip_id else None
+        if rel is not None:
+            return str(ws.path(Path("dataset") / rel)), q.text or ""
+    raise VoicetuneError(f"clip {clip_id}: not in the quarantine (it may have been restored)")
+
+
+def remove_clip(ws: Workspace, clip_id: str) -> str:
+    """Move a clip into the quarantine (voicetune.data.manage.remove_clip): its wav is kept there,
+    restorable, and a later prepare leaves it out as it does a deleted CSV row."""
+    from voicetune.data.dataset import REMOVED_IN_UI
+    from voicetune.data.manage import remove_clip as remove
+
+    _check_id(clip_id)
+    remove(ws.dataset, clip_id, REMOVED_IN_UI)
+    return f"moved {clip_id} to the quarantine (restore it below)"
+
+
+def restore_clip(ws: Workspace, clip_id: str, text: str) -> str:
+    """Bring a quarantined clip back into the train split with ``text`` as its transcript."""
+    from voicetune.data.manage import restore_clip as restore
+
+    _check_id(clip_id)
+    clip = restore(ws.dataset, clip_id, text)
+    return f"restored {clip_id} to the {clip.split} split"
+
+
+def _check_id(clip_id: str) -> None:
+    from voicetune.data.dataset import check_clip_id
 
     try:
         check_clip_id(clip_id or "")
     except ValueError as exc:
         raise VoicetuneError(str(exc)) from None
+
+
+def clip_audio(ws: Workspace, clip_id: str) -> tuple[str, str]:
+    """(wav path, transcript) of one clip."""
+    from voicetune.data.dataset import load_dataset
+
+    _check_id(clip_id)
     ds = load_dataset(ws.dataset)
     for c in ds.clips:
         if c.id == clip_id:
@@ -91,7 +152,7 @@ def save_transcript(ws: Workspace, clip_id: str, text: str) -> str:
 
     text = " ".join((text or "").split())
     if not text:
-        raise VoicetuneError("the transcript is empty; to drop a clip, delete its row from the metadata CSV")
+        raise VoicetuneError("the transcript is empty; to drop the clip, use Remove (it goes to the quarantine)")
     ds = load_dataset(ws.dataset)
     clip = next((c for c in ds.clips if c.id == clip_id), None)
     if clip is None:

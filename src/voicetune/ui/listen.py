@@ -1,4 +1,5 @@
-"""Listen and Export tabs: a checkpoint's samples, `say` with it, and export + zip.
+"""Listen and Export tabs: a checkpoint's samples and evaluation row, `say` with it, an A/B of two
+checkpoints, and export + zip.
 
 Speaking goes through voicetune.synth.load_voice/say, the functions `voicetune say` calls, and
 exporting through voicetune.exporter.export_run, the function `voicetune export` calls: what the UI
@@ -35,7 +36,29 @@ def default_step(ws: Workspace, run: str) -> str | None:
     return next((s for s in all_steps if samples(ws, run, s)), all_steps[0] if all_steps else None)
 
 
-def speak(ws: Workspace, run: str, step: str, text: str) -> str:
+def checkpoint_summary(ws: Workspace, run: str, step: str) -> str:
+    """The chosen checkpoint's row as Markdown: its losses (trainer.json), best marker, and its
+    evaluation row from eval.jsonl (WER, similarity, F0, 86 Hz lock; the real recordings' figures
+    beside it) when `voicetune evaluate` or export's evaluation scored it."""
+    from voicetune.run_report import eval_table_markdown
+    from voicetune.trainer.checkpoints import list_checkpoints
+
+    if not step:
+        return ""
+    row = next((r for r in list_checkpoints(run_dir(ws, run)) if Path(r["path"]).name == Path(step).name), None)
+    if row is None:
+        return f"{step}: no such checkpoint (it may have been pruned; refresh)"
+    # the totals the best checkpoint is picked by; the loss parts are in `voicetune runs RUN`
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in sorted(row["metrics"].items())
+                       if k in ("train/loss", "eval/loss") and isinstance(v, (int, float)))
+    head = f"**{Path(row['path']).name}**{' ★ best' if row['best'] else ''} · epoch {row['epoch']} · {losses or 'no losses'}"
+    if not row["eval"]:
+        return (f"{head}  \nnot evaluated by listening yet (`voicetune evaluate {run_dir(ws, run)} --dataset "
+                f"{ws.dataset}`, or Export with \"Evaluate\" checked)")
+    return head + "\n\n" + eval_table_markdown({row["step"]: row["eval"]}, row["step"] if row["best"] else None)
+
+
+def speak(ws: Workspace, run: str, step: str, text: str, seed: int | None = None, tag: str = "") -> str:
     """Speak ``text`` with one checkpoint; returns the wav's path (inside the workspace)."""
     from voicetune.synth import load_voice, say
 
@@ -44,9 +67,20 @@ def speak(ws: Workspace, run: str, step: str, text: str) -> str:
     ckpt = run_dir(ws, run) / "checkpoints" / Path(step).name
     if not ckpt.is_dir():
         raise VoicetuneError(f"{run}/{step}: no such checkpoint (it may have been pruned; refresh)")
-    out = ws.root / SAID / f"{Path(run).name}-{Path(step).name}-{time.strftime('%H%M%S')}.wav"
-    say(text or "", load_voice(ckpt), out)
+    out = ws.root / SAID / f"{Path(run).name}-{Path(step).name}-{time.strftime('%H%M%S')}{tag}.wav"
+    say(text or "", load_voice(ckpt), out, seed=seed)
     return str(out)
+
+
+AB_SEED = 1234  # both sides draw the same noise: what differs is the checkpoint, not the sampling
+
+
+def speak_ab(ws: Workspace, run: str, step_a: str, step_b: str, text: str) -> tuple[str, str]:
+    """The same sentence with two checkpoints, through the same code path as `voicetune say`."""
+    if not step_a or not step_b:
+        raise VoicetuneError("pick two checkpoints (A and B) first")
+    return (speak(ws, run, step_a, text, seed=AB_SEED, tag="-A"),
+            speak(ws, run, step_b, text, seed=AB_SEED, tag="-B"))
 
 
 def export(ws: Workspace, run: str, which: str, evaluate: bool, samples: bool = True,

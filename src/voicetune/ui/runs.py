@@ -121,8 +121,8 @@ def _budget_args(s: TrainSettings) -> list[str]:
     return args
 
 
-def start_run(ws: Workspace, s: TrainSettings) -> str:
-    """Start `voicetune train` on the workspace dataset into a new runs/run-YYYYmmdd-HHMMSS."""
+def _start_args(ws: Workspace, s: TrainSettings, out: Path) -> list[str]:
+    """`voicetune train` arguments of a new run on the workspace dataset into ``out``."""
     if not (ws.dataset / "dataset.json").exists():
         raise VoicetuneError("no dataset yet: upload recordings and prepare them on the Data tab first")
     base = s.base.strip() or "joe"
@@ -130,17 +130,67 @@ def start_run(ws: Workspace, s: TrainSettings) -> str:
         base = str(ws.path(base))
         if not Path(base).exists():
             raise VoicetuneError(f"base {s.base}: not found in the workspace")
-    name = time.strftime("run-%Y%m%d-%H%M%S")
-    while (ws.runs / name).exists():
-        name += "x"
-    args = ["--dataset", str(ws.dataset), "--base", base, "-o", str(ws.runs / name), *_budget_args(s)]
+    args = ["--dataset", str(ws.dataset), "--base", base, "-o", str(out), *_budget_args(s)]
     for flag, value in (("--eval-every", s.eval_every), ("--batch-size", s.batch_size),
                         ("--bootstrap-steps", s.bootstrap_steps)):
         if value:
             args += [flag, str(int(value))]
     if s.config.strip():
         args += ["--config", str(ws.path(s.config))]
-    return _launch(ws, name, args)
+    return args
+
+
+def start_run(ws: Workspace, s: TrainSettings) -> str:
+    """Start `voicetune train` on the workspace dataset into a new runs/run-YYYYmmdd-HHMMSS."""
+    name = time.strftime("run-%Y%m%d-%H%M%S")
+    while (ws.runs / name).exists():
+        name += "x"
+    return _launch(ws, name, _start_args(ws, s, ws.runs / name))
+
+
+def estimate(ws: Workspace, s: TrainSettings, timeout: float = 600) -> tuple[list[tuple[str, str, str]], str]:
+    """`voicetune train --dry-run` with these settings (it times a step, an eval and a checkpoint,
+    and writes nothing): ([(setting, value, why)] for every value the advisor derived, the time
+    estimate line). Refused while a run trains: both would share the same cores."""
+    going = active_run(ws)
+    if going is not None:
+        raise VoicetuneError(f"run {going['run']} is training; estimate once it has stopped (the timing would be off)")
+    out = ws.runs / f".estimate-{os.getpid()}"  # never created: a dry run writes nothing
+    try:
+        proc = subprocess.run([sys.executable, "-m", "voicetune", "train", *_start_args(ws, s, out), "--dry-run",
+                               "--quiet"], cwd=ws.root, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise VoicetuneError(f"the estimate took over {timeout:g} s; try a smaller --batch-size") from None
+    return parse_dry_run(proc.stdout + proc.stderr)
+
+
+def parse_dry_run(text: str) -> tuple[list[tuple[str, str, str]], str]:
+    """The derived settings and the estimate from what `voicetune train --dry-run` prints."""
+    import yaml
+
+    from voicetune.trainer.engine import DRY_RUN_CONFIG, DRY_RUN_ESTIMATE
+
+    errors = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("error:")]
+    if errors:
+        raise VoicetuneError(errors[-1].removeprefix("error:").strip())
+    _, sep, rest = text.partition(DRY_RUN_CONFIG)
+    config_text, _, tail = rest.partition(DRY_RUN_ESTIMATE)
+    if not sep or not tail:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        raise VoicetuneError(f"the dry run printed no estimate: {lines[-1] if lines else 'no output'}")
+    try:
+        config = yaml.safe_load(config_text) or {}
+    except yaml.YAMLError:
+        config = {}
+    rows = []
+    for key, why in (config.get("derived") or {}).items():
+        value: object = config
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        rows.append((key.split(".")[0] if key.startswith("advice.") else key, "–" if value is None else str(value),
+                     str(why)))
+    return rows, tail.strip().splitlines()[0].removesuffix("; nothing was written")
 
 
 def resume_run(ws: Workspace, name: str, s: TrainSettings) -> str:
