@@ -229,8 +229,8 @@ def test_export_piper_read_by_piper(coqui_dataset, piper_dataset_module, tmp_pat
     for c in ds.clips:
         u = next(u for u in utts if u.text == c.text)
         assert u.speaker_id == module.piper_config.speaker_id_map[c.speaker]
-        assert abs(len(torch.load(u.audio_norm_path)) / ds.sample_rate - c.duration) < 0.01
-        assert len(torch.load(u.phoneme_ids_path)) > 10
+        assert abs(len(torch.load(u.audio_norm_path, weights_only=True)) / ds.sample_rate - c.duration) < 0.01
+        assert len(torch.load(u.phoneme_ids_path, weights_only=True)) > 10
 
 
 def test_export_hf_keeps_split(coqui_dataset, tmp_path):

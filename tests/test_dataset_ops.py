@@ -7,21 +7,12 @@ import shutil
 
 import pytest
 
+from srt_helpers import write_srt
 from voicetune.data.build import PrepareOptions, prepare
 from voicetune.data.dataset import load_dataset
 from voicetune.data.manage import merge, resplit, validate
 from voicetune.data.srt import read_subtitles
 from voicetune.errors import VoicetuneError
-
-
-def srt_time(t):
-    ms = int(round(t * 1000))
-    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-
-def write_srt(path, timeline, encoding="utf-8"):
-    blocks = [f"{i}\n{srt_time(s.start)} --> {srt_time(s.end)}\n{s.text}\n" for i, s in enumerate(timeline, 1)]
-    path.write_bytes("\n".join(blocks).encode(encoding))
 
 
 def test_subtitles_replace_asr(tmp_path, joe_variants):

@@ -10,19 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from srt_helpers import write_srt
 from voicetune.audio import loudness_lufs
 from voicetune.data.build import prepare
 from voicetune.data.dataset import REMOVED_IN_UI, load_dataset
 from voicetune.data.manage import remove_clip, restore_clip, validate
 from voicetune.errors import VoicetuneError
-
-
-def _srt(timeline) -> str:
-    def ts(t: float) -> str:
-        ms = round(t * 1000)
-        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-    return "\n".join(f"{i}\n{ts(s.start)} --> {ts(s.end)}\n{s.text}\n" for i, s in enumerate(timeline, 1))
 
 
 @pytest.fixture
@@ -39,7 +32,7 @@ def recording(tmp_path, sentences):
     (tmp_path / "in").mkdir()
     wav = tmp_path / "in" / "take.wav"
     sf.write(wav, audio, sr)
-    wav.with_suffix(".srt").write_text(_srt(timeline), encoding="utf-8")
+    write_srt(wav.with_suffix(".srt"), timeline)
     return wav, texts[3]
 
 

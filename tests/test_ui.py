@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from srt_helpers import write_srt
+
 pytest.importorskip("gradio", reason="the UI needs gradio: pip install 'voicetune[ui]'")
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (the dev extra)")
 if shutil.which("chromium") is None:
@@ -41,14 +43,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _srt(timeline) -> str:
-    def ts(t: float) -> str:
-        ms = round(t * 1000)
-        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-    return "\n".join(f"{i}\n{ts(s.start)} --> {ts(s.end)}\n{s.text}\n" for i, s in enumerate(timeline, 1))
-
-
 @pytest.fixture
 def recording(tmp_path, sentences):
     """~25 s of Joe reading 8 sentences, with a matching .srt (no ASR: the test stays fast)."""
@@ -61,7 +55,7 @@ def recording(tmp_path, sentences):
     wav.parent.mkdir()
     sf.write(wav, audio, sr)
     srt = wav.with_suffix(".srt")
-    srt.write_text(_srt(timeline), encoding="utf-8")
+    write_srt(srt, timeline)
     return wav, srt
 
 

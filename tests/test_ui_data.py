@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from srt_helpers import write_srt
 from voicetune.errors import VoicetuneError
 from voicetune.ui import data
 from voicetune.ui.workspace import Workspace
-
-
-def _srt(timeline) -> str:
-    def ts(t: float) -> str:
-        ms = round(t * 1000)
-        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-    return "\n".join(f"{i}\n{ts(s.start)} --> {ts(s.end)}\n{s.text}\n" for i, s in enumerate(timeline, 1))
 
 
 def test_transcript_edit_survives_prepare(tmp_path, sentences):
@@ -32,7 +25,7 @@ def test_transcript_edit_survives_prepare(tmp_path, sentences):
     (tmp_path / "in").mkdir()
     wav, srt = tmp_path / "in" / "take.wav", tmp_path / "in" / "take.srt"
     sf.write(wav, audio, sr)
-    srt.write_text(_srt(timeline), encoding="utf-8")
+    write_srt(srt, timeline)
     ws = Workspace.open(tmp_path / "ws")
 
     with pytest.raises(VoicetuneError, match="not a recording"):
@@ -110,7 +103,7 @@ def test_estimate_is_the_cli_dry_run(tmp_path, sentences, tiny_voice):
     ws = Workspace.open(tmp_path / "ws")
     wav = tmp_path / "take.wav"
     sf.write(wav, audio, sr)
-    wav.with_suffix(".srt").write_text(_srt(timeline), encoding="utf-8")
+    write_srt(wav.with_suffix(".srt"), timeline)
     data.run_prepare(ws, *data.split_uploads(ws, [str(wav), str(wav.with_suffix(".srt"))]), log=lambda m: None)
     shutil.copy(tiny_voice, ws.root / "tiny.onnx")
     shutil.copy(tiny_voice.with_suffix(".onnx.json"), ws.root / "tiny.onnx.json")

@@ -45,6 +45,21 @@ def _guard(n_out: int) -> Callable:
     return wrap
 
 
+def _clip_loader(fetch: Callable[[str], tuple[Any, str]]) -> tuple[Callable, Callable]:
+    """(load by id, load the clicked table row) for a clip table: id, audio, text, status line."""
+
+    @_guard(4)
+    def load(cid):
+        wav, text = fetch((cid or "").strip())
+        return cid, wav, text, ""
+
+    def on_select(evt: gr.SelectData, table):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        return load(str(table.iloc[row, 0]))
+
+    return load, on_select
+
+
 def _mtime(path: Path) -> int:
     try:
         return path.stat().st_mtime_ns
@@ -177,14 +192,7 @@ def build(ws: Workspace) -> gr.Blocks:
 
         sort.change(do_sort, sort, [clips, clip_status])
 
-        @_guard(4)
-        def do_load(cid):
-            wav, text = data.clip_audio(ws, (cid or "").strip())
-            return cid, wav, text, ""
-
-        def on_select(evt: gr.SelectData, table):
-            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            return do_load(str(table.iloc[row, 0]))
+        do_load, on_select = _clip_loader(lambda cid: data.clip_audio(ws, cid))
 
         clips.select(on_select, clips, [clip_id, clip_player, transcript, clip_status])
         load_clip.click(do_load, clip_id, [clip_id, clip_player, transcript, clip_status])
@@ -203,14 +211,7 @@ def build(ws: Workspace) -> gr.Blocks:
 
         remove_btn.click(do_remove, [clip_id, sort], [clips, quarantine, clip_player, report, clip_status])
 
-        @_guard(4)
-        def do_load_q(cid):
-            wav, text = data.quarantine_audio(ws, (cid or "").strip())
-            return cid, wav, text, ""
-
-        def on_select_q(evt: gr.SelectData, table):
-            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            return do_load_q(str(table.iloc[row, 0]))
+        do_load_q, on_select_q = _clip_loader(lambda cid: data.quarantine_audio(ws, cid))
 
         quarantine.select(on_select_q, quarantine, [q_id, q_player, q_text, q_status])
         load_q.click(do_load_q, q_id, [q_id, q_player, q_text, q_status])
