@@ -24,6 +24,7 @@ import pytest
 import soundfile as sf
 
 from srt_helpers import write_srt
+from xtts_helpers import tiny_base  # noqa: F401 - fixture
 
 pytest.importorskip("gradio", reason="the UI needs gradio: pip install 'voicetune[ui]'")
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (the dev extra)")
@@ -60,11 +61,10 @@ def recording(tmp_path, sentences):
 
 
 @pytest.fixture
-def server(tmp_path, tiny_voice):
+def server(tmp_path, tiny_base):  # noqa: F811 - the tiny XTTS base: the Train tab shows its own options
     ws = tmp_path / "ws"
     (ws / "bases").mkdir(parents=True)
-    for f in (tiny_voice, tiny_voice.with_suffix(".onnx.json")):
-        shutil.copy(f, ws / "bases" / f.name)
+    shutil.copytree(tiny_base, ws / "bases" / "xtts-tiny")
     (ws / "cfg.yaml").write_text(CONFIG)
     port = _free_port()
     env = {**os.environ, "VOICETUNE_CACHE": str(tmp_path / "cache"), "GRADIO_ANALYTICS_ENABLED": "False",
@@ -102,6 +102,14 @@ def _text(page, elem_id: str, value: str) -> None:
     page.locator(f"#{elem_id} textarea").fill(value)
 
 
+def _choose(page, elem_id: str, value: str) -> None:
+    """Pick ``value`` in a Gradio dropdown (type it, then take the matching option)."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    box.fill(value)
+    page.get_by_role("option", name=value).first.click()
+
+
 def _wait_text(page, elem_id: str, needle: str, timeout: float = 60, fail_on_error: bool = True) -> str:
     loc = page.locator(f"#{elem_id}")
     deadline = time.time() + timeout
@@ -132,14 +140,14 @@ def _audio_duration(page, elem_id: str, timeout: float = 30) -> float:
     return 0.0
 
 
-def test_ui_journey(server, recording, tmp_path):
+def test_ui_journey(server, recording, tmp_path, tiny_voice):
     url, ws = server
     wav, srt = recording
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 1100})
         try:
-            _journey(page, url, ws, wav, srt, tmp_path)
+            _journey(page, url, ws, wav, srt, tmp_path, tiny_voice)
         except BaseException:
             shot = tmp_path / "ui-failure.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -149,7 +157,7 @@ def test_ui_journey(server, recording, tmp_path):
             browser.close()
 
 
-def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> None:
+def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path, tiny_voice: Path) -> None:
     t0 = time.time()
 
     def phase(name: str) -> None:
@@ -193,12 +201,27 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> 
     phase("data done")
     # --- Train: the tiny base, a live plot, Stop
     page.get_by_role("tab", name="Train").click()
-    _text(page, "base", "bases/tiny.onnx")
+    # the XTTS base in bases/ is offered; choosing it shows XTTS's options and hides Piper's
+    _choose(page, "base", "bases/xtts-tiny")
+    _wait_text(page, "base-info", "xtts backend")
+    assert page.locator("#opt-preset").is_visible() and not page.locator("#opt-freeze").is_visible()
+    # upload a Piper base (the tiny voice and its .onnx.json): it lands in bases/ and is chosen
+    page.get_by_text("Upload a base").click()
+    page.locator("#base-upload input[type=file]").set_input_files([str(tiny_voice),
+                                                                   str(tiny_voice.with_suffix(".onnx.json"))])
+    page.wait_for_function("() => (document.querySelector('#base-upload').innerText.match(/\\d\\s?[KM]?B/g) || []).length >= 2")
+    page.locator("#add-base").click()
+    _wait_text(page, "base-status", "added bases/tiny/tiny.onnx")
+    _wait_text(page, "base-info", "vits backend: a Piper ONNX voice")
+    assert page.locator("#base input").input_value() == "bases/tiny/tiny.onnx · vits"  # the label shows
+    assert (ws / "bases" / "tiny" / "tiny.onnx").read_bytes() == tiny_voice.read_bytes()
+    page.wait_for_function("() => document.querySelector('#opt-freeze') && document.querySelector('#opt-freeze').offsetParent !== null")
+    assert not page.locator("#opt-preset").is_visible()
     _text(page, "config", "cfg.yaml")
     _number(page, "max-steps", 400)
     _number(page, "eval-every", 2)
     _number(page, "batch-size", 4)
-    _number(page, "bootstrap-steps", 20)
+    _number(page, "opt-bootstrap-steps", 20)
     # Estimate (a real `voicetune train --dry-run`, ~35 s) is tested without the browser:
     # tests/test_ui_data.py::test_estimate_is_the_cli_dry_run (slow)
     page.locator("#start").click()
@@ -274,8 +297,10 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path) -> 
     page.get_by_role("tab", name="Export").click()
     page.locator("#export-evaluate input").uncheck()  # listening to the checkpoint takes ~25 s
     page.locator("#export-samples input").uncheck()  # (test_train_cli.py checks them)
+    assert page.locator("#export-format input").input_value() == "piper"  # the run's formats, its default first
     page.locator("#export").click()
     _wait_text(page, "export-status", "exported", timeout=120)
+    assert page.locator("#export-report a").count() > 0  # report.html beside the zip
     assert "MODEL_CARD" in page.locator("#model-card").inner_text() or "onnx" in page.locator("#model-card").inner_text()
     with page.expect_download() as dl:
         page.locator("#export-zip a").first.click()

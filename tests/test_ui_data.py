@@ -109,7 +109,7 @@ def test_estimate_is_the_cli_dry_run(tmp_path, sentences, tiny_voice):
     shutil.copy(tiny_voice.with_suffix(".onnx.json"), ws.root / "tiny.onnx.json")
     (ws.root / "cfg.yaml").write_text("vits:\n  disc_periods: [2]\n  segment_size: 4096\n")
     rows, message = runs.estimate(ws, runs.TrainSettings(base="tiny.onnx", config="cfg.yaml", max_steps=8,
-                                                         batch_size=4, bootstrap_steps=20))
+                                                         batch_size=4, flags={"--bootstrap-steps": 20}))
     assert "8 steps" in message and "min on this machine" in message
     assert any(key == "run.total_steps" and why.startswith("8:") for key, _, why in rows)
     assert list(ws.runs.iterdir()) == []

@@ -171,9 +171,32 @@ def export(run: PathLike, output: PathLike, *, fmt: str | None = None, which: st
 def say(text: str, voice: Voice | PathLike, out: PathLike | None = None, *, speaker: int | str | None = None,
         length_scale: float | None = None, noise_scale: float | None = None, noise_w: float | None = None,
         seed: int | None = None, device: str = "auto", sentence_silence: float = 0.2,
-        clean: bool = False) -> tuple[np.ndarray, int]:
-    """Speak ``text`` with a Piper/VITS voice (``joe``, an .onnx, a voice folder, a run or checkpoint);
-    returns (float32 audio, sample rate) and writes ``out`` if given. See voicetune.synth.say."""
+        clean: bool = False, speaker_wav: list[PathLike] | None = None,
+        language: str | None = None) -> tuple[np.ndarray, int]:
+    """Speak ``text`` with any voice: a Piper/VITS one (``joe``, an .onnx, a voice folder, a run or
+    checkpoint; see voicetune.synth.say) or an XTTS one (an exported folder, a run or checkpoint;
+    ``speaker_wav`` and ``language`` are XTTS's). Returns (float32 audio, sample rate) and writes
+    ``out`` if given. An option the voice's backend does not use is an error."""
+    from voicetune import backends
+    from voicetune.errors import VoicetuneError
+    from voicetune.synth import Voice as _Voice
+
+    xtts = not isinstance(voice, _Voice) and backends.for_voice(voice).name == "xtts"
+    unused = ({"speaker": speaker, "length_scale": length_scale, "noise_scale": noise_scale, "noise_w": noise_w,
+               "clean": clean or None} if xtts else {"speaker_wav": speaker_wav or None, "language": language})
+    given = [k for k, v in unused.items() if v is not None]
+    if given:
+        raise VoicetuneError(f"{', '.join(given)}: not used by {'an XTTS' if xtts else 'a Piper/VITS'} voice ({voice})")
+    if xtts:
+        from voicetune.audio import write_wav
+        from voicetune.models.xtts.voice import open_voice, say_xtts
+
+        v = open_voice(voice, device=device)
+        audio = say_xtts(text, v, speaker_wavs=[Path(w) for w in speaker_wav] if speaker_wav else None,
+                         language=language, seed=seed, sentence_silence=sentence_silence)
+        if out is not None:
+            write_wav(Path(out), audio, v.sample_rate)
+        return audio, v.sample_rate
     from voicetune.synth import say as _say
 
     return _say(text, voice, out, speaker=speaker, length_scale=length_scale, noise_scale=noise_scale,

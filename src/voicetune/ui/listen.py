@@ -1,7 +1,7 @@
 """Listen and Export tabs: a checkpoint's samples and evaluation row, `say` with it, an A/B of two
 checkpoints, and export + zip.
 
-Speaking goes through voicetune.synth.load_voice/say, the functions `voicetune say` calls, and
+Speaking goes through voicetune.api.say (the voice loaders `voicetune say` uses), and
 exporting through voicetune.exporter.export_run, the function `voicetune export` calls: what the UI
 plays is what the CLI would write.
 """
@@ -59,8 +59,10 @@ def checkpoint_summary(ws: Workspace, run: str, step: str) -> str:
 
 
 def speak(ws: Workspace, run: str, step: str, text: str, seed: int | None = None, tag: str = "") -> str:
-    """Speak ``text`` with one checkpoint; returns the wav's path (inside the workspace)."""
-    from voicetune.synth import load_voice, say
+    """Speak ``text`` with one checkpoint of any backend (voicetune.api.say: Piper/VITS and MMS
+    checkpoints through voicetune.synth, XTTS ones through the folder their export would write);
+    returns the wav's path (inside the workspace)."""
+    from voicetune.api import say
 
     if not step:
         raise VoicetuneError("no checkpoint chosen: train first, then pick a checkpoint")
@@ -68,7 +70,7 @@ def speak(ws: Workspace, run: str, step: str, text: str, seed: int | None = None
     if not ckpt.is_dir():
         raise VoicetuneError(f"{run}/{step}: no such checkpoint (it may have been pruned; refresh)")
     out = ws.root / SAID / f"{Path(run).name}-{Path(step).name}-{time.strftime('%H%M%S')}{tag}.wav"
-    say(text or "", load_voice(ckpt), out, seed=seed)
+    say(text or "", ckpt, out, seed=seed)
     return str(out)
 
 
@@ -83,18 +85,29 @@ def speak_ab(ws: Workspace, run: str, step_a: str, step_b: str, text: str) -> tu
             speak(ws, run, step_b, text, seed=AB_SEED, tag="-B"))
 
 
-def export(ws: Workspace, run: str, which: str, evaluate: bool, samples: bool = True,
-           log=print) -> tuple[Path, Path, str]:
-    """export_run into voices/<run>/ (replacing an earlier export of the same run) and a zip of it.
-    ``which``: best, last, or a checkpoint folder name. Returns (voice folder, zip, model card)."""
+def formats(ws: Workspace, run: str) -> list[str]:
+    """The formats this run exports as (voicetune.backends; the first is `voicetune export`'s default)."""
+    from voicetune import backends
+
+    backend = backends.for_run(run_dir(ws, run)) if run else None
+    return list(backend.export_formats) if backend is not None else []
+
+
+def export(ws: Workspace, run: str, which: str, evaluate: bool, samples: bool = True, fmt: str | None = None,
+           log=print) -> tuple[Path, Path, str, Path | None]:
+    """export_run into voices/<run>/ (voices/<run>-<format>/ for a format other than the run's default;
+    an earlier export of the same run and format is replaced) and a zip of it. ``which``: best, last,
+    or a checkpoint folder name. Returns (voice folder, zip, model card, report.html or None)."""
     from voicetune.exporter import export_run
 
     folder = run_dir(ws, run)
+    default = (formats(ws, run) or [None])[0]
+    fmt = fmt or default
     target = folder if which in ("best", "last") else folder / "checkpoints" / Path(which).name
-    out = ws.voices / Path(run).name
-    r = export_run(target, out, which=which if which in ("best", "last") else "best", name=Path(run).name,
+    out = ws.voices / (Path(run).name if fmt == default else f"{Path(run).name}-{fmt}")
+    r = export_run(target, out, fmt=fmt, which=which if which in ("best", "last") else "best", name=Path(run).name,
                    samples=samples, evaluate=evaluate, overwrite=True, log=log)
-    zip_base = ws.voices / Path(run).name
-    zip_path = Path(shutil.make_archive(str(zip_base), "zip", root_dir=ws.voices, base_dir=out.name))
+    zip_path = Path(shutil.make_archive(str(out), "zip", root_dir=ws.voices, base_dir=out.name))
     card = (r.folder / "MODEL_CARD.md").read_text(encoding="utf-8")
-    return r.folder, zip_path, card
+    report = r.folder / "report.html"
+    return r.folder, zip_path, card, report if report.is_file() else None

@@ -33,8 +33,9 @@ class TrainSettings:
     max_steps: int | None = None
     eval_every: int | None = None
     batch_size: int | None = None
-    bootstrap_steps: int | None = None
     config: str = ""  # a YAML file inside the workspace
+    # the base's backend's own `voicetune train` flags (ui.bases.options): {"--freeze": ["dec"], ...}
+    flags: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,18 +124,19 @@ def _budget_args(s: TrainSettings) -> list[str]:
 
 def _start_args(ws: Workspace, s: TrainSettings, out: Path) -> list[str]:
     """`voicetune train` arguments of a new run on the workspace dataset into ``out``."""
+    from voicetune import backends
+    from voicetune.ui import bases
+
     if not (ws.dataset / "dataset.json").exists():
         raise VoicetuneError("no dataset yet: upload recordings and prepare them on the Data tab first")
-    base = s.base.strip() or "joe"
-    if base != "joe":
-        base = str(ws.path(base))
-        if not Path(base).exists():
-            raise VoicetuneError(f"base {s.base}: not found in the workspace")
+    base = bases.resolve(ws, s.base)
+    # a flag this base's backend does not take is refused here, in the tab, not by the process
+    backends.check_flags(backends.for_base(base), s.flags)
     args = ["--dataset", str(ws.dataset), "--base", base, "-o", str(out), *_budget_args(s)]
-    for flag, value in (("--eval-every", s.eval_every), ("--batch-size", s.batch_size),
-                        ("--bootstrap-steps", s.bootstrap_steps)):
+    for flag, value in (("--eval-every", s.eval_every), ("--batch-size", s.batch_size)):
         if value:
             args += [flag, str(int(value))]
+    args += bases.flag_args(s.flags)
     if s.config.strip():
         args += ["--config", str(ws.path(s.config))]
     return args

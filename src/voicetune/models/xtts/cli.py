@@ -10,10 +10,10 @@ def say_xtts_cli(text: str | None, voice: str, output: Path | None, *, lines: Pa
                  sentence_silence: float, overwrite: bool = False) -> list[Path]:
     from voicetune.audio import write_wav
     from voicetune.commands.progress import console
-    from voicetune.models.xtts.voice import load_xtts_voice, say_xtts
+    from voicetune.models.xtts.voice import open_voice, say_xtts
     from voicetune.synth import read_lines, write_lines
 
-    v = load_xtts_voice(voice, device=device)
+    v = open_voice(voice, device=device)  # a folder, a run or a checkpoint
     opts = dict(speaker_wavs=speaker_wav or None, language=language, seed=seed, sentence_silence=sentence_silence)
     if lines is not None:
         out_dir = output or Path("say")

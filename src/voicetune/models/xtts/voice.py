@@ -28,6 +28,7 @@ class XttsVoice:
     model: object  # TTS.tts.models.xtts.Xtts
     folder: Path
     language: str
+    scratch: object = None  # the temporary folder a run's checkpoint speaks from: lives with the voice
 
     @property
     def sample_rate(self) -> int:
@@ -109,26 +110,49 @@ def say_xtts(text: str, voice: XttsVoice, *, speaker_wavs: list[Path] | None = N
     return join_sentences(parts, voice.sample_rate, sentence_silence)
 
 
-def xtts_synthesizer(target: str | Path, device: str = "cpu"):
-    """voicetune.evaluation's ``text -> (audio, rate)`` for an exported XTTS folder, an XTTS run or one
-    of its checkpoints. A run speaks through the folder `voicetune export --format xtts` would write
-    (into a temporary folder, removed when the synthesizer is), so what is scored is what users get."""
+# voices built from a run's checkpoints kept loaded at once (an A/B of two; a real XTTS is ~2 GB each)
+_RUN_VOICES = 2
+
+
+def open_voice(target: str | Path, device: str = "auto", cache: bool = True) -> XttsVoice:
+    """The voice of an exported XTTS folder, an XTTS run (its best checkpoint) or one of its checkpoint
+    folders. A run speaks through the folder `voicetune export --format xtts` would write (into a
+    temporary folder that lives as long as the voice), so what `say`, the UI and evaluation hear is
+    what users of the export get."""
     import tempfile
 
-    from voicetune.evaluation.targets import EVAL_SEED, Synthesizer
+    from voicetune.devices import resolve
+    from voicetune.models.xtts.export import write_xtts_folder
+    from voicetune.models.xtts.run import checkpoint_for
 
     target = Path(target)
-    scratch = None
-    folder = target
-    if not is_xtts_voice(target):
-        from voicetune.models.xtts.export import write_xtts_folder
-
-        scratch = tempfile.TemporaryDirectory(prefix="voicetune-xtts-eval-")
-        folder = Path(scratch.name) / "voice"
-        write_xtts_folder(target, folder)
+    if is_xtts_voice(target):
+        return load_xtts_voice(target, device=device, cache=cache)
+    ckpt, _ = checkpoint_for(target, "best")
+    key = ("run", str(ckpt.resolve()), (ckpt / "model.safetensors").stat().st_mtime_ns, resolve(device))
+    if cache and key in _CACHE:
+        return _CACHE[key]
+    scratch = tempfile.TemporaryDirectory(prefix="voicetune-xtts-voice-")
+    folder = Path(scratch.name) / "voice"
+    write_xtts_folder(ckpt, folder)
     voice = load_xtts_voice(folder, device=device, cache=False)
+    voice.scratch = scratch
+    if cache:
+        kept = [k for k in _CACHE if k[0] == "run"]  # oldest first: dicts keep insertion order
+        for old in kept[: len(kept) - _RUN_VOICES + 1]:
+            del _CACHE[old]
+        _CACHE[key] = voice
+    return voice
 
-    def speak(text: str, _keep=scratch) -> tuple[np.ndarray, int]:  # _keep: the folder lives with this
+
+def xtts_synthesizer(target: str | Path, device: str = "cpu"):
+    """voicetune.evaluation's ``text -> (audio, rate)`` for an exported XTTS folder, an XTTS run or one
+    of its checkpoints (``open_voice``: what is scored is what users get)."""
+    from voicetune.evaluation.targets import EVAL_SEED, Synthesizer
+
+    voice = open_voice(target, device=device, cache=False)
+
+    def speak(text: str) -> tuple[np.ndarray, int]:
         return say_xtts(text, voice, seed=EVAL_SEED), voice.sample_rate
 
     return Synthesizer(speak, str(target), voice.sample_rate, HOP)
