@@ -146,3 +146,34 @@ def test_an_xtts_run_from_the_tab_trains_and_speaks_on_listen(ws, tmp_path, xtts
     assert np.array_equal(sf.read(a)[0], sf.read(b)[0])
     with pytest.raises(VoicetuneError, match="length_scale: not used by an XTTS voice"):
         say("Hi.", folder, length_scale=1.2)
+
+
+def test_an_mms_run_from_the_tab_takes_its_flags_and_speaks(ws, tmp_path):
+    """An MMS base with an MMS-only flag (--skip-unknown-chars), started as the browser's Start does; the
+    run records the flag, and Listen speaks its checkpoint as `voicetune say` does."""
+    from typer.testing import CliRunner
+
+    from mms_helpers import make_dataset
+    from voicetune.cli import app
+    from voicetune.ui import listen
+
+    shutil.rmtree(ws.dataset)
+    make_dataset(ws.dataset)
+    (ws.root / "cfg.yaml").write_text("vits:\n  disc_periods: [2]\n  segment_size: 1024\n  samples: 1\nlog_every: 1\n")
+    name = runs.start_run(ws, runs.TrainSettings(base="bases/mms-tiny", config="cfg.yaml", max_steps=2, batch_size=2,
+                                                 eval_every=2, flags={"--skip-unknown-chars": True}))
+    deadline = time.time() + 240
+    while runs.active_run(ws) is not None and time.time() < deadline:
+        time.sleep(0.5)
+    log = runs.log_file(ws, name).read_text()
+    assert runs.run_state(ws, name).status == "finished", log[-2000:]
+    info = json.loads((runs.run_dir(ws, name) / "vits.json").read_text())
+    assert info["mms_options"]["skip_unknown_chars"] is True  # the flag reached the trainer
+    step = listen.default_step(ws, name)
+    wav = listen.speak(ws, name, step, "Hola amigo.", seed=3)
+    res = CliRunner().invoke(app, ["say", "Hola amigo.", "--voice", str(runs.run_dir(ws, name) / "checkpoints" / step),
+                                   "--seed", "3", "-o", str(tmp_path / "cli.wav")])
+    assert res.exit_code == 0, res.output
+    ours, sr = sf.read(wav)
+    theirs, cli_sr = sf.read(tmp_path / "cli.wav")
+    assert sr == cli_sr == 8000 and len(ours) > 400 and np.array_equal(ours, theirs)
