@@ -131,3 +131,20 @@ def test_bad_bases_give_clear_errors(hf_base, tmp_path):
     (broken / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(VoicetuneError, match="not a transformers VITS folder"):
         import_hf(broken)
+
+
+def test_say_and_evaluate_take_an_mms_folder_as_transformers_speaks_it(hf_base, tmp_path):
+    """A transformers VITS folder is a voice: `voicetune say` (and so evaluate and the UI's A/B of a
+    run's base) hears what transformers' own model says."""
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from voicetune.cli import app
+
+    wav = tmp_path / "said.wav"
+    res = CliRunner().invoke(app, ["say", "muy bien gracias", "--voice", str(hf_base), "--noise-scale", "0",
+                                   "--noise-w", "0", "-o", str(wav)])
+    assert res.exit_code == 0, res.output
+    ours, sr = sf.read(wav)
+    theirs = hf_waveform(hf_base, "muy bien gracias")
+    assert sr == 8000 and abs(len(ours) - len(theirs)) <= 1 and corr(theirs[40:-40], ours[40:-40]) >= 0.999

@@ -288,8 +288,9 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path, tin
     assert "not evaluated by listening" in page.locator("#checkpoint-row").inner_text()
     page.locator("#speak").click()
     assert _audio_duration(page, "said", timeout=60) > 0.3
-    page.locator("#speak-ab").click()  # A/B: the oldest and the newest checkpoint, same sentence
-    _wait_text(page, "listen-status", "B: step-")
+    assert _audio_duration(page, "real-audio") > 0.5  # a real recording beside the checkpoints
+    page.locator("#speak-ab").click()  # A/B: the base and the newest checkpoint, same sentence
+    _wait_text(page, "listen-status", "A: base · B: step-")
     assert _audio_duration(page, "said-a") > 0.3 and _audio_duration(page, "said-b") > 0.3
 
     phase("listen done")

@@ -177,3 +177,17 @@ def test_an_mms_run_from_the_tab_takes_its_flags_and_speaks(ws, tmp_path):
     ours, sr = sf.read(wav)
     theirs, cli_sr = sf.read(tmp_path / "cli.wav")
     assert sr == cli_sr == 8000 and len(ours) > 400 and np.array_equal(ours, theirs)
+    # Listen: the base beside the checkpoint, scored by the same evaluation as `voicetune evaluate BASE`
+    from voicetune.api import evaluate
+
+    texts = ["Hola amigo.", "Buenos dias."]
+    assert listen.base_score(ws, name) is None and "| base |" not in listen.checkpoint_summary(ws, name, step)
+    row = listen.score_base(ws, name, sentences=texts)
+    direct = evaluate(ws.root / "bases" / "mms-tiny", ws.dataset, sentences=texts)
+    assert (row["wer"], row["comb_db"], row["audio_seconds"]) == (direct.wer, direct.comb_db, direct.audio_seconds)
+    summary = listen.checkpoint_summary(ws, name, step)
+    # the tiny random base says 0.2 s of noise: too short for a similarity ("–"), a WER of 100 %
+    assert f"| base | – | {row['wer']:.1%} |" in summary and "| real recordings |" in summary
+    assert listen.real_recording(ws).startswith(str(ws.dataset / "wavs"))
+    # the A/B's "base" speaks with the run's base voice
+    assert sf.read(listen.speak(ws, name, listen.BASE, "Hola amigo.", seed=3))[1] == 8000

@@ -43,25 +43,30 @@ def _cell(value: Any, fmt: str) -> str:
         return str(value)
 
 
-def eval_table_rows(rows: dict[int, dict[str, Any]], chosen_step: int | None) -> tuple[list[str], list[list[str]]]:
-    """Header and cells; the dataset's own figures (what "right" sounds like) as the last row."""
+def eval_table_rows(rows: dict[int, dict[str, Any]], chosen_step: int | None,
+                    base: dict[str, Any] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and cells; ``base``: the base voice's own row (the same evaluation), before the
+    dataset's own figures (what "right" sounds like), which are the last row."""
     header = [h for _, h, _ in EVAL_COLUMNS] + ["chosen"]
     body = []
     for step in sorted(rows):
         r = {**rows[step], "step": step}
         body.append([_cell(r.get(k), f) for k, _, f in EVAL_COLUMNS] + ["★" if step == chosen_step else ""])
-    if rows:
-        last = rows[max(rows)]
+    if base is not None:
+        body.append(["base"] + [_cell(base.get(k), f) for k, _, f in EVAL_COLUMNS[1:]] + [""])
+    if rows or base is not None:
+        last = rows[max(rows)] if rows else base
         ref = {"similarity": last.get("reference_similarity"), "wer": last.get("reference_wer"),
                "median_f0": last.get("dataset_median_f0"), "lock_share": last.get("dataset_lock_share")}
         body.append(["real recordings"] + [_cell(ref.get(k), f) for k, _, f in EVAL_COLUMNS[1:]] + [""])
     return header, body
 
 
-def eval_table_markdown(rows: dict[int, dict[str, Any]], chosen_step: int | None) -> str:
-    if not rows:
+def eval_table_markdown(rows: dict[int, dict[str, Any]], chosen_step: int | None,
+                        base: dict[str, Any] | None = None) -> str:
+    if not rows and base is None:
         return "No checkpoint of this run was evaluated by listening (`voicetune evaluate RUN --dataset D`)."
-    header, body = eval_table_rows(rows, chosen_step)
+    header, body = eval_table_rows(rows, chosen_step, base)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return "\n".join(lines)

@@ -124,8 +124,8 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "auto", backend
     """Load a voice once per process (cached by path, modification time, device and backend).
 
     Accepts a Piper ``.onnx`` (its ``.onnx.json`` beside it), a folder holding one, ``joe``, a
-    Piper ``.ckpt``, a voicetune VITS checkpoint folder, or a VITS fine-tuning run folder (its best
-    checkpoint) / one of its ``checkpoints/step-N`` folders.
+    Piper ``.ckpt``, a voicetune VITS checkpoint folder, a transformers VITS (MMS) folder, or a VITS
+    fine-tuning run folder (its best checkpoint) / one of its ``checkpoints/step-N`` folders.
 
     ``onnx_seed`` (backend "onnx"): a session of its own, not cached, whose random ops start from
     that seed, so the same sentences in the same order sound the same in every process. A Piper
@@ -142,6 +142,10 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "auto", backend
     if backend not in ("torch", "onnx"):
         raise VoiceError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
     path = _resolve(path_or_name)
+    from voicetune.models.mms.import_hf import is_hf_vits
+
+    if is_hf_vits(path):
+        return _load_hf_vits(path, device, backend, cache)
     run_weights = _run_checkpoint(path)
     if run_weights is not None:
         files: tuple[Path, ...] = (run_weights,)
@@ -197,6 +201,31 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "auto", backend
         phonemizer = run_tokenizer(run_weights.parent)
     voice = Voice(config=config, phonemizer=phonemizer or Phonemizer(config), source=str(path), model=model,
                   session=session, report=report, device=device)
+    if cache:
+        with _CACHE_LOCK:
+            _CACHE[key] = voice
+    return voice
+
+
+def _load_hf_vits(path: Path, device: str, backend: str, cache: bool) -> Voice:
+    """A transformers VITS folder (an MMS base: facebook/mms-tts-*) in our VITS core, speaking through
+    its own character tokenizer, as an MMS run started from it does at step 0."""
+    from voicetune.models.mms.import_hf import import_hf
+
+    if backend == "onnx":
+        raise VoiceError(f"{path}: a transformers VITS folder has no ONNX graph; use the torch backend")
+    weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
+    key = (str(path.resolve()), tuple(p.stat().st_mtime_ns for p in weights), device, "hf")
+    with _CACHE_LOCK:
+        if cache and key in _CACHE:
+            return _CACHE[key]
+    imp = import_hf(path)
+    if device != "cpu":
+        import torch
+
+        imp.model.to(torch.device(device))
+    voice = Voice(config=imp.voice, phonemizer=imp.tokenizer, source=str(path), model=imp.model.eval(),
+                  report=imp.report, device=device)
     if cache:
         with _CACHE_LOCK:
             _CACHE[key] = voice

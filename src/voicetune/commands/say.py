@@ -12,7 +12,7 @@ from voicetune.devices import CHOICES
 def say(
     text: str = typer.Argument(None, help="What to say. Long text is split at sentence ends. Omit when --lines is given."),
     voice: str = typer.Option(
-        ..., "--voice", "-v", help="A Piper voice .onnx (its .onnx.json next to it), a voice folder, a Piper .ckpt, a fine-tuning run (its best checkpoint) or checkpoint folder, or [bold]joe[/]."
+        ..., "--voice", "-v", help="A Piper voice .onnx (its .onnx.json next to it), a voice folder, a Piper .ckpt, a transformers VITS (MMS) folder, an XTTS folder, a fine-tuning run (its best checkpoint) or checkpoint folder, or [bold]joe[/]."
     ),
     output: Path = typer.Option(
         None, "-o", "--output", help="Wav file to write (default: say.wav); with --lines, the folder for numbered wavs."

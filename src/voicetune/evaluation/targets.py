@@ -40,10 +40,12 @@ def _backend_for(target: str | Path, backend: str) -> str:
     vs 0.13 over the 20 sentences), torch for checkpoints (they have no ONNX graph)."""
     if backend != "auto":
         return backend
+    from voicetune.models.mms.import_hf import is_hf_vits
     from voicetune.models.vits.checkpoint import is_vits_checkpoint
 
     path = Path(target)
-    return "torch" if path.suffix == ".ckpt" or (path.is_dir() and is_vits_checkpoint(path)) else "onnx"
+    torch_only = path.is_dir() and (is_vits_checkpoint(path) or is_hf_vits(path))  # no ONNX graph in either
+    return "torch" if path.suffix == ".ckpt" or torch_only else "onnx"
 
 
 def _load_synthesizer(target: str | Path, device: str = "cpu", backend: str = "auto") -> Synthesizer:
@@ -59,10 +61,11 @@ def _load_synthesizer(target: str | Path, device: str = "cpu", backend: str = "a
 
 
 def _is_voice(path: Path) -> bool:
+    from voicetune.models.mms.import_hf import is_hf_vits
     from voicetune.models.vits.checkpoint import is_vits_checkpoint
 
     if path.is_dir():
-        return is_vits_checkpoint(path) or any(path.glob("*.onnx"))
+        return is_vits_checkpoint(path) or is_hf_vits(path) or any(path.glob("*.onnx"))
     return path.suffix in (".onnx", ".ckpt")
 
 

@@ -58,6 +58,11 @@ def build(ws: Workspace) -> gr.Blocks:
                                         elem_id="listen-step")
                 refresh_listen = gr.Button("Refresh", elem_id="listen-refresh", scale=0)
             ckpt_row = gr.Markdown(elem_id="checkpoint-row")
+            with gr.Row():
+                score_base = gr.Button("Score the base beside it (`voicetune evaluate BASE`: ~30 s)",
+                                       elem_id="score-base", scale=0)
+                real = gr.Audio(label="A real recording of the dataset", type="filepath", interactive=False,
+                                elem_id="real-audio")
             players = [gr.Audio(type="filepath", interactive=False, visible=False, elem_id=f"sample-{i}")
                        for i in range(MAX_SAMPLES)]
             say_text = gr.Textbox(label="Say a sentence with this checkpoint", value="Hello, this is my new voice.",
@@ -155,14 +160,24 @@ def build(ws: Workspace) -> gr.Blocks:
                 said_line = f"no samples were spoken at {step} while training: use Speak below"
             return (*updates, summary, said_line)
 
-        @guard(4)
+        @guard(5)
         def pick_run(run):
             choices = listen.steps(ws, run) if run else []
-            oldest, newest = (choices[-1], choices[0]) if choices else (None, None)
+            ab = [listen.BASE, *choices] if run else []  # A/B: the base against the newest by default
             return (gr.update(choices=choices, value=listen.default_step(ws, run) if run else None),
-                    gr.update(choices=choices, value=oldest), gr.update(choices=choices, value=newest), "")
+                    gr.update(choices=ab, value=listen.BASE if run else None),
+                    gr.update(choices=ab, value=choices[0] if choices else None), listen.real_recording(ws), "")
 
-        listen_run.change(pick_run, listen_run, [step_pick, ab_a, ab_b, listen_status])
+        listen_run.change(pick_run, listen_run, [step_pick, ab_a, ab_b, real, listen_status])
+
+        @guard(2)
+        def do_score_base(run, step):
+            if not run:
+                return gr.skip(), "no run chosen"
+            listen.score_base(ws, run)
+            return listen.checkpoint_summary(ws, run, step), "scored the base (kept in the workspace)"
+
+        score_base.click(do_score_base, [listen_run, step_pick], [ckpt_row, listen_status])
         step_pick.change(show_samples, [listen_run, step_pick], [*players, ckpt_row, listen_status])
 
         @guard(3)
@@ -172,7 +187,7 @@ def build(ws: Workspace) -> gr.Blocks:
             return gr.update(choices=names, value=value), gr.update(choices=names, value=value), ""
 
         refresh_listen.click(refresh_runs, listen_run, [listen_run, export_run, listen_status]).then(
-            pick_run, listen_run, [step_pick, ab_a, ab_b, listen_status])
+            pick_run, listen_run, [step_pick, ab_a, ab_b, real, listen_status])
 
         @guard(2)
         def do_say(run, step, text):

@@ -36,6 +36,74 @@ def default_step(ws: Workspace, run: str) -> str | None:
     return next((s for s in all_steps if samples(ws, run, s)), all_steps[0] if all_steps else None)
 
 
+BASE = "base"  # the A/B choice that speaks with the run's base voice
+BASE_SCORES = "base-scores.json"  # in the workspace's state folder: {base|dataset: row}
+
+
+def base_voice(ws: Workspace, run: str) -> str:
+    """The base the run started from (its run file's ``base``: a path, or a hub id's local folder)."""
+    import json
+
+    from voicetune import backends
+
+    folder = run_dir(ws, run)
+    backend = backends.for_run(folder)
+    if backend is None:
+        raise VoicetuneError(f"{run}: not a run folder (no run file)")
+    return str(json.loads((folder / backend.run_file).read_text(encoding="utf-8"))["base"])
+
+
+def _score_key(ws: Workspace, base: str) -> str:
+    return f"{base}|{(ws.dataset / 'dataset.json').stat().st_mtime_ns}"  # a changed dataset is scored anew
+
+
+def base_score(ws: Workspace, run: str) -> dict | None:
+    """The base's evaluation row against the workspace dataset, if Score the base made one."""
+    import json
+
+    path = ws.state / BASE_SCORES
+    try:
+        scores = json.loads(path.read_text(encoding="utf-8"))
+        return scores.get(_score_key(ws, base_voice(ws, run)))
+    except (OSError, ValueError):
+        return None
+
+
+def score_base(ws: Workspace, run: str, sentences: list[str] | None = None) -> dict:
+    """Evaluate the run's base against the workspace dataset (`voicetune evaluate BASE --dataset`),
+    kept in the workspace so every checkpoint's row shows it beside its own."""
+    import json
+
+    from voicetune import api, backends
+    from voicetune.fileio import write_json
+
+    base = base_voice(ws, run)
+    if backends.for_voice(base).name == "xtts":
+        raise VoicetuneError("an XTTS base has no reference clip of its own to be scored with; the A/B speaks it "
+                             "with the dataset's reference clip")
+    row = api.evaluate(base, ws.dataset, sentences=sentences).row()
+    path = ws.state / BASE_SCORES
+    try:
+        scores = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        scores = {}
+    scores[_score_key(ws, base)] = row
+    write_json(path, scores)
+    return row
+
+
+def real_recording(ws: Workspace) -> str | None:
+    """A real clip of the dataset to hear beside the checkpoints (the first evaluation clip)."""
+    from voicetune.data.dataset import load_dataset
+
+    try:
+        ds = load_dataset(ws.dataset)
+    except VoicetuneError:
+        return None
+    clip = next(iter(ds.eval or ds.clips), None)
+    return str(ws.dataset / clip.audio_file) if clip is not None else None
+
+
 def checkpoint_summary(ws: Workspace, run: str, step: str) -> str:
     """The chosen checkpoint's row as Markdown: its losses (trainer.json), best marker, and its
     evaluation row from eval.jsonl (WER, similarity, F0, 86 Hz lock; the real recordings' figures
@@ -52,10 +120,13 @@ def checkpoint_summary(ws: Workspace, run: str, step: str) -> str:
     losses = ", ".join(f"{k} {v:.4g}" for k, v in sorted(row["metrics"].items())
                        if k in ("train/loss", "eval/loss") and isinstance(v, (int, float)))
     head = f"**{Path(row['path']).name}**{' ★ best' if row['best'] else ''} · epoch {row['epoch']} · {losses or 'no losses'}"
+    base = base_score(ws, run)
     if not row["eval"]:
-        return (f"{head}  \nnot evaluated by listening yet (`voicetune evaluate {run_dir(ws, run)} --dataset "
-                f"{ws.dataset}`, or Export with \"Evaluate\" checked)")
-    return head + "\n\n" + eval_table_markdown({row["step"]: row["eval"]}, row["step"] if row["best"] else None)
+        head += (f"  \nnot evaluated by listening yet (`voicetune evaluate {run_dir(ws, run)} --dataset "
+                 f"{ws.dataset}`, or Export with \"Evaluate\" checked)")
+        return head + ("\n\n" + eval_table_markdown({}, None, base) if base else "")
+    return head + "\n\n" + eval_table_markdown({row["step"]: row["eval"]}, row["step"] if row["best"] else None,
+                                               base)
 
 
 def speak(ws: Workspace, run: str, step: str, text: str, seed: int | None = None, tag: str = "") -> str:
@@ -66,12 +137,31 @@ def speak(ws: Workspace, run: str, step: str, text: str, seed: int | None = None
 
     if not step:
         raise VoicetuneError("no checkpoint chosen: train first, then pick a checkpoint")
+    out = ws.root / SAID / f"{Path(run).name}-{Path(step).name}-{time.strftime('%H%M%S')}{tag}.wav"
+    if step == BASE:
+        base, refs = _base_args(ws, run)
+        say(text or "", base, out, seed=seed, speaker_wav=refs)
+        return str(out)
     ckpt = run_dir(ws, run) / "checkpoints" / Path(step).name
     if not ckpt.is_dir():
         raise VoicetuneError(f"{run}/{step}: no such checkpoint (it may have been pruned; refresh)")
-    out = ws.root / SAID / f"{Path(run).name}-{Path(step).name}-{time.strftime('%H%M%S')}{tag}.wav"
     say(text or "", ckpt, out, seed=seed)
     return str(out)
+
+
+def _base_args(ws: Workspace, run: str) -> tuple[str, list[Path] | None]:
+    """(the base voice, the reference clip an XTTS base speaks with: the one its export would take)."""
+    from voicetune import backends
+
+    base = base_voice(ws, run)
+    if backends.for_voice(base).name != "xtts" or (Path(base) / "reference.wav").is_file():
+        return base, None
+    from voicetune.models.xtts.export import choose_reference
+
+    ref = choose_reference(ws.dataset)
+    if ref is None:
+        raise VoicetuneError("the dataset has no clip an XTTS base could take as its reference")
+    return base, [ref[0]]
 
 
 AB_SEED = 1234  # both sides draw the same noise: what differs is the checkpoint, not the sampling
