@@ -293,14 +293,19 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path, tin
     _wait_text(page, "listen-status", "A: base · B: step-")
     assert _audio_duration(page, "said-a") > 0.3 and _audio_duration(page, "said-b") > 0.3
 
+    step = page.locator("#listen-step input").input_value()
+    page.locator("#use-for-export").click()
+    _wait_text(page, "listen-status", "is chosen on the Export tab")
     phase("listen done")
     # --- Export: download the zip, and speak with what is in it
     page.get_by_role("tab", name="Export").click()
     page.locator("#export-evaluate input").uncheck()  # listening to the checkpoint takes ~25 s
     page.locator("#export-samples input").uncheck()  # (test_train_cli.py checks them)
     assert page.locator("#export-format input").input_value() == "piper"  # the run's formats, its default first
+    assert page.locator("#export-which input").input_value() == step  # "use this checkpoint" on Listen
     page.locator("#export").click()
     _wait_text(page, "export-status", "exported", timeout=120)
+    assert f"step {int(step.split('-')[1])}" in page.locator("#model-card").inner_text()  # the checkpoint chosen
     assert page.locator("#export-report a").count() > 0  # report.html beside the zip
     assert "MODEL_CARD" in page.locator("#model-card").inner_text() or "onnx" in page.locator("#model-card").inner_text()
     with page.expect_download() as dl:

@@ -59,6 +59,7 @@ def build(ws: Workspace) -> gr.Blocks:
                 refresh_listen = gr.Button("Refresh", elem_id="listen-refresh", scale=0)
             ckpt_row = gr.Markdown(elem_id="checkpoint-row")
             with gr.Row():
+                use_ckpt = gr.Button("Use this checkpoint for export", elem_id="use-for-export", scale=0)
                 score_base = gr.Button("Score the base beside it (`voicetune evaluate BASE`: ~30 s)",
                                        elem_id="score-base", scale=0)
                 real = gr.Audio(label="A real recording of the dataset", type="filepath", interactive=False,
@@ -203,12 +204,23 @@ def build(ws: Workspace) -> gr.Blocks:
         ab_btn.click(do_ab, [listen_run, ab_a, ab_b, say_text], [said_a, said_b, listen_status])
 
         # --- Export -----------------------------------------------------------------------------
-        @guard(2)
-        def pick_export_run(run):
-            choices = listen.formats(ws, run)
-            return gr.update(choices=choices, value=choices[0] if choices else None), ""
+        @guard(3)
+        def pick_export_run(run, current):
+            formats = listen.formats(ws, run)
+            picks = ["best", "last", *(listen.steps(ws, run) if run else [])]
+            return (gr.update(choices=formats, value=formats[0] if formats else None),
+                    gr.update(choices=picks, value=current if current in picks else "best"), "")
 
-        export_run.change(pick_export_run, export_run, [export_fmt, export_status])
+        export_run.change(pick_export_run, [export_run, which], [export_fmt, which, export_status])
+
+        @guard(3)
+        def do_use(run, step):
+            if not run or not step:
+                return gr.skip(), gr.skip(), "pick a run and a checkpoint first"
+            picks = ["best", "last", *listen.steps(ws, run)]
+            return gr.update(value=run), gr.update(choices=picks, value=step), f"{step} is chosen on the Export tab"
+
+        use_ckpt.click(do_use, [listen_run, step_pick], [export_run, which, listen_status])
 
         @guard(4)
         def do_export(run, which_, ev, with_samples, fmt):
