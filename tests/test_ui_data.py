@@ -113,3 +113,33 @@ def test_estimate_is_the_cli_dry_run(tmp_path, sentences, tiny_voice):
     assert "8 steps" in message and "min on this machine" in message
     assert any(key == "run.total_steps" and why.startswith("8:") for key, _, why in rows)
     assert list(ws.runs.iterdir()) == []
+
+
+def test_prepare_from_a_workspace_folder_with_progress(tmp_path, sentences):
+    """A folder inside the workspace is read in place (not copied, not modified), its subtitles
+    matched; prepare's progress reaches the page's bar; a folder outside or empty is refused."""
+    from voicetune.sample_data import make_recording, synth_piper
+
+    texts = sentences[:4]
+    clips, sr = synth_piper(texts)
+    audio, timeline = make_recording(clips, texts, sr, seed=3)
+    ws = Workspace.open(tmp_path / "ws")
+    rec = ws.root / "recordings"
+    rec.mkdir()
+    sf.write(rec / "take.wav", audio, sr)
+    write_srt(rec / "take.srt", timeline)
+    (rec / "notes.txt").write_text("not audio: ignored")
+    before = {p.name: p.read_bytes() for p in rec.iterdir()}
+    found, subs = data.folder_inputs(ws, "recordings")
+    assert [p.name for p in found] == ["take.wav"] and [p.name for p in subs] == ["take.srt"]
+    calls = []
+    summary = data.run_prepare(ws, found, subs, log=lambda m: None,
+                               progress=data.PrepareProgress(lambda frac, desc: calls.append((frac, desc))))
+    assert "added 2, quarantined 0" in summary, summary  # short cues are merged into clips
+    assert calls and all(0.0 <= f <= 1.0 for f, _ in calls) and max(f for f, _ in calls) == 1.0
+    assert {p.name: p.read_bytes() for p in rec.iterdir()} == before and not list((ws.root / "uploads").iterdir())
+    (ws.root / "empty").mkdir()
+    with pytest.raises(VoicetuneError, match="no recordings"):
+        data.folder_inputs(ws, "empty")
+    with pytest.raises(VoicetuneError, match="outside the workspace|not allowed"):
+        data.folder_inputs(ws, str(tmp_path))

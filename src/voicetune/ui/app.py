@@ -21,6 +21,8 @@ def build(ws: Workspace) -> gr.Blocks:
         with gr.Tab("Data"):
             uploads = gr.File(label="Recordings (+ optional .srt/.vtt with the same name)", file_count="multiple",
                               elem_id="upload")
+            in_folder = gr.Textbox(label="... or a folder of recordings inside the workspace (read in place)",
+                                   elem_id="in-folder")
             prepare_btn = gr.Button("Prepare", variant="primary", elem_id="prepare")
             data_status = gr.Markdown(elem_id="data-status")
             with gr.Accordion("Report", open=False):
@@ -101,12 +103,16 @@ def build(ws: Workspace) -> gr.Blocks:
 
         # --- Data -------------------------------------------------------------------------------
         @guard(5)
-        def do_prepare(files, order, progress=gr.Progress()):
+        def do_prepare(files, folder, order, progress=gr.Progress()):
             audio, subs = data.split_uploads(ws, [f if isinstance(f, str) else f.name for f in files or []])
-            summary = data.run_prepare(ws, audio, subs, log=lambda m: log.info("%s", m))
+            if (folder or "").strip():
+                more_audio, more_subs = data.folder_inputs(ws, folder.strip())
+                audio, subs = audio + more_audio, subs + more_subs
+            summary = data.run_prepare(ws, audio, subs, log=lambda m: log.info("%s", m),
+                                       progress=data.PrepareProgress(progress))
             return data.report_markdown(ws), data.clip_rows(ws, order), data.quarantine_rows(ws), gr.update(), summary
 
-        prepare_btn.click(do_prepare, [uploads, sort], [report, clips, quarantine, clip_id, data_status])
+        prepare_btn.click(do_prepare, [uploads, in_folder, sort], [report, clips, quarantine, clip_id, data_status])
 
         @guard(2)
         def do_sort(order):

@@ -35,6 +35,41 @@ def split_uploads(ws: Workspace, files: Iterable[str]) -> tuple[list[Path], list
     return audio, subs
 
 
+def folder_inputs(ws: Workspace, folder: str) -> tuple[list[Path], list[Path]]:
+    """(recordings, subtitles) of a folder inside the workspace, read in place (not copied; prepare
+    never modifies its inputs). Files are taken at the top level only, in name order; each one is
+    checked like any typed path, so a symlink inside it that leads out is refused."""
+    root = ws.path(folder)
+    if not root.is_dir():
+        raise VoicetuneError(f"{folder}: not a folder in the workspace")
+    audio, subs = [], []
+    for f in sorted(root.iterdir()):
+        suffix = f.suffix.lower()
+        if f.is_file() and suffix in (*AUDIO_EXTENSIONS, *SUBTITLE_EXTENSIONS):
+            (subs if suffix in SUBTITLE_EXTENSIONS else audio).append(ws.path(f))
+    if not audio:
+        raise VoicetuneError(f"{folder}: no recordings in it ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    return audio, subs
+
+
+class PrepareProgress:
+    """prepare()'s progress interface (rich's add_task/update) drawn as Gradio's progress bar:
+    one bar, labelled with the step running now (VAD or ASR of a recording)."""
+
+    def __init__(self, report: Callable[..., object]):
+        self.report = report
+        self.tasks: dict[int, tuple[str, float]] = {}
+
+    def add_task(self, label: str, total: float = 1.0) -> int:
+        self.tasks[len(self.tasks)] = (label, float(total) or 1.0)
+        self.report(0.0, desc=label)
+        return len(self.tasks) - 1
+
+    def update(self, task: int, completed: float = 0.0) -> None:
+        label, total = self.tasks[task]
+        self.report(min(1.0, completed / total), desc=label)
+
+
 def run_prepare(ws: Workspace, audio: list[Path], subs: list[Path], log: Callable[[str], None] = print,
                 progress=None) -> str:
     """prepare() into the workspace dataset; returns the summary line + warnings as Markdown."""
