@@ -296,6 +296,7 @@ def _journey(page, url: str, ws: Path, wav: Path, srt: Path, tmp_path: Path, tin
     step = page.locator("#listen-step input").input_value()
     page.locator("#use-for-export").click()
     _wait_text(page, "listen-status", "is chosen on the Export tab")
+    page.locator("#export-which").wait_for(state="visible", timeout=10_000)  # the page switched to Export
     phase("listen done")
     # --- Export: download the zip, and speak with what is in it
     page.get_by_role("tab", name="Export").click()

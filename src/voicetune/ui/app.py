@@ -18,88 +18,89 @@ MAX_SAMPLES = 6  # audio players on the Listen tab (a run speaks 1-4 samples per
 def build(ws: Workspace) -> gr.Blocks:
     with gr.Blocks(title="voicetune") as demo:
         gr.Markdown(f"# voicetune\nWorkspace: `{ws.root}` (every file this page reads or writes is in it)")
-        with gr.Tab("Data"):
-            uploads = gr.File(label="Recordings (+ optional .srt/.vtt with the same name)", file_count="multiple",
-                              elem_id="upload")
-            in_folder = gr.Textbox(label="... or a folder of recordings inside the workspace (read in place)",
-                                   elem_id="in-folder")
-            prepare_btn = gr.Button("Prepare", variant="primary", elem_id="prepare")
-            data_status = gr.Markdown(elem_id="data-status")
-            with gr.Accordion("Report", open=False):
-                report = gr.Markdown(elem_id="report")
-            sort = gr.Radio(list(data.SORTS), value=next(iter(data.SORTS)), label="Sort clips", elem_id="clip-sort")
-            clips = gr.Dataframe(headers=data.CLIP_COLUMNS, interactive=False, label="Clips (click a row to listen)",
-                                 elem_id="clips", wrap=True)
-            with gr.Row():
-                clip_id = gr.Textbox(label="Clip", elem_id="clip-id", scale=1)
-                load_clip = gr.Button("Load clip", elem_id="load-clip", scale=0)
-            clip_player = gr.Audio(label="Clip audio", type="filepath", interactive=False, elem_id="clip-audio")
-            transcript = gr.Textbox(label="Transcript (edit, then Save)", lines=2, elem_id="transcript")
-            with gr.Row():
-                save_btn = gr.Button("Save transcript", elem_id="save-transcript")
-                remove_btn = gr.Button("Remove clip (to the quarantine, restorable)", variant="stop",
-                                       elem_id="remove-clip")
-            clip_status = gr.Markdown(elem_id="clip-status")
-            gr.Markdown("### Quarantine\nClips a check (or you) took out, with the reason; click one to hear it.")
-            quarantine = gr.Dataframe(headers=data.QUARANTINE_COLUMNS, interactive=False, elem_id="quarantine",
-                                      wrap=True)
-            with gr.Row():
-                q_id = gr.Textbox(label="Quarantined clip", elem_id="q-id", scale=1)
-                load_q = gr.Button("Load", elem_id="load-q", scale=0)
-            q_player = gr.Audio(label="Quarantined clip audio", type="filepath", interactive=False, elem_id="q-audio")
-            q_text = gr.Textbox(label="Transcript it gets back with", lines=2, elem_id="q-transcript")
-            restore_btn = gr.Button("Restore to the dataset (train split)", elem_id="restore-clip")
-            q_status = gr.Markdown(elem_id="q-status")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Data", id="data"):
+                uploads = gr.File(label="Recordings (+ optional .srt/.vtt with the same name)", file_count="multiple",
+                                  elem_id="upload")
+                in_folder = gr.Textbox(label="... or a folder of recordings inside the workspace (read in place)",
+                                       elem_id="in-folder")
+                prepare_btn = gr.Button("Prepare", variant="primary", elem_id="prepare")
+                data_status = gr.Markdown(elem_id="data-status")
+                with gr.Accordion("Report", open=False):
+                    report = gr.Markdown(elem_id="report")
+                sort = gr.Radio(list(data.SORTS), value=next(iter(data.SORTS)), label="Sort clips", elem_id="clip-sort")
+                clips = gr.Dataframe(headers=data.CLIP_COLUMNS, interactive=False, label="Clips (click a row to listen)",
+                                     elem_id="clips", wrap=True)
+                with gr.Row():
+                    clip_id = gr.Textbox(label="Clip", elem_id="clip-id", scale=1)
+                    load_clip = gr.Button("Load clip", elem_id="load-clip", scale=0)
+                clip_player = gr.Audio(label="Clip audio", type="filepath", interactive=False, elem_id="clip-audio")
+                transcript = gr.Textbox(label="Transcript (edit, then Save)", lines=2, elem_id="transcript")
+                with gr.Row():
+                    save_btn = gr.Button("Save transcript", elem_id="save-transcript")
+                    remove_btn = gr.Button("Remove clip (to the quarantine, restorable)", variant="stop",
+                                           elem_id="remove-clip")
+                clip_status = gr.Markdown(elem_id="clip-status")
+                gr.Markdown("### Quarantine\nClips a check (or you) took out, with the reason; click one to hear it.")
+                quarantine = gr.Dataframe(headers=data.QUARANTINE_COLUMNS, interactive=False, elem_id="quarantine",
+                                          wrap=True)
+                with gr.Row():
+                    q_id = gr.Textbox(label="Quarantined clip", elem_id="q-id", scale=1)
+                    load_q = gr.Button("Load", elem_id="load-q", scale=0)
+                q_player = gr.Audio(label="Quarantined clip audio", type="filepath", interactive=False, elem_id="q-audio")
+                q_text = gr.Textbox(label="Transcript it gets back with", lines=2, elem_id="q-transcript")
+                restore_btn = gr.Button("Restore to the dataset (train split)", elem_id="restore-clip")
+                q_status = gr.Markdown(elem_id="q-status")
 
-        run_pick = train_tab.build(ws)
+            run_pick = train_tab.build(ws)
 
-        with gr.Tab("Listen"):
-            with gr.Row():
-                listen_run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="listen-run")
-                step_pick = gr.Dropdown(label="Checkpoint", choices=[], allow_custom_value=True,
-                                        elem_id="listen-step")
-                refresh_listen = gr.Button("Refresh", elem_id="listen-refresh", scale=0)
-            ckpt_row = gr.Markdown(elem_id="checkpoint-row")
-            with gr.Row():
-                use_ckpt = gr.Button("Use this checkpoint for export", elem_id="use-for-export", scale=0)
-                score_base = gr.Button("Score the base beside it (`voicetune evaluate BASE`: ~30 s)",
-                                       elem_id="score-base", scale=0)
-                real = gr.Audio(label="A real recording of the dataset", type="filepath", interactive=False,
-                                elem_id="real-audio")
-            players = [gr.Audio(type="filepath", interactive=False, visible=False, elem_id=f"sample-{i}")
-                       for i in range(MAX_SAMPLES)]
-            say_text = gr.Textbox(label="Say a sentence with this checkpoint", value="Hello, this is my new voice.",
-                                  elem_id="say-text")
-            say_btn = gr.Button("Speak", elem_id="speak")
-            said = gr.Audio(label="Spoken", type="filepath", interactive=False, elem_id="said")
-            gr.Markdown("### A/B: the sentence above with two checkpoints (same seed)")
-            with gr.Row():
-                ab_a = gr.Dropdown(label="A", choices=[], allow_custom_value=True, elem_id="ab-a")
-                ab_b = gr.Dropdown(label="B", choices=[], allow_custom_value=True, elem_id="ab-b")
-                ab_btn = gr.Button("Speak A and B", elem_id="speak-ab", scale=0)
-            with gr.Row():
-                said_a = gr.Audio(label="A", type="filepath", interactive=False, elem_id="said-a")
-                said_b = gr.Audio(label="B", type="filepath", interactive=False, elem_id="said-b")
-            listen_status = gr.Markdown(elem_id="listen-status")
+            with gr.Tab("Listen", id="listen"):
+                with gr.Row():
+                    listen_run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="listen-run")
+                    step_pick = gr.Dropdown(label="Checkpoint", choices=[], allow_custom_value=True,
+                                            elem_id="listen-step")
+                    refresh_listen = gr.Button("Refresh", elem_id="listen-refresh", scale=0)
+                ckpt_row = gr.Markdown(elem_id="checkpoint-row")
+                with gr.Row():
+                    use_ckpt = gr.Button("Use this checkpoint for export", elem_id="use-for-export", scale=0)
+                    score_base = gr.Button("Score the base beside it (`voicetune evaluate BASE`: ~30 s)",
+                                           elem_id="score-base", scale=0)
+                    real = gr.Audio(label="A real recording of the dataset", type="filepath", interactive=False,
+                                    elem_id="real-audio")
+                players = [gr.Audio(type="filepath", interactive=False, visible=False, elem_id=f"sample-{i}")
+                           for i in range(MAX_SAMPLES)]
+                say_text = gr.Textbox(label="Say a sentence with this checkpoint", value="Hello, this is my new voice.",
+                                      elem_id="say-text")
+                say_btn = gr.Button("Speak", elem_id="speak")
+                said = gr.Audio(label="Spoken", type="filepath", interactive=False, elem_id="said")
+                gr.Markdown("### A/B: the sentence above with two checkpoints (same seed)")
+                with gr.Row():
+                    ab_a = gr.Dropdown(label="A", choices=[], allow_custom_value=True, elem_id="ab-a")
+                    ab_b = gr.Dropdown(label="B", choices=[], allow_custom_value=True, elem_id="ab-b")
+                    ab_btn = gr.Button("Speak A and B", elem_id="speak-ab", scale=0)
+                with gr.Row():
+                    said_a = gr.Audio(label="A", type="filepath", interactive=False, elem_id="said-a")
+                    said_b = gr.Audio(label="B", type="filepath", interactive=False, elem_id="said-b")
+                listen_status = gr.Markdown(elem_id="listen-status")
 
-        with gr.Tab("Export"):
-            with gr.Row():
-                export_run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="export-run")
-                which = gr.Dropdown(label="Checkpoint", choices=["best", "last"], value="best",
-                                    allow_custom_value=True, elem_id="export-which")
-                evaluate = gr.Checkbox(value=True, label="Evaluate it first if the run has no score (~25 s)",
-                                       elem_id="export-evaluate")
-                speak_samples = gr.Checkbox(value=True, label="Spoken samples by length in the folder",
-                                            elem_id="export-samples")
-                export_fmt = gr.Dropdown(label="Format (the first: the run's default)", choices=[],
-                                         allow_custom_value=True, elem_id="export-format")
-            export_btn = gr.Button("Export", variant="primary", elem_id="export")
-            export_status = gr.Markdown(elem_id="export-status")
-            with gr.Row():
-                zip_file = gr.File(label="Voice folder (zip)", interactive=False, elem_id="export-zip")
-                report_file = gr.File(label="report.html (curves, evaluation, diagnosis)", interactive=False,
-                                      elem_id="export-report")
-            card = gr.Markdown(elem_id="model-card")
+            with gr.Tab("Export", id="export"):
+                with gr.Row():
+                    export_run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="export-run")
+                    which = gr.Dropdown(label="Checkpoint", choices=["best", "last"], value="best",
+                                        allow_custom_value=True, elem_id="export-which")
+                    evaluate = gr.Checkbox(value=True, label="Evaluate it first if the run has no score (~25 s)",
+                                           elem_id="export-evaluate")
+                    speak_samples = gr.Checkbox(value=True, label="Spoken samples by length in the folder",
+                                                elem_id="export-samples")
+                    export_fmt = gr.Dropdown(label="Format (the first: the run's default)", choices=[],
+                                             allow_custom_value=True, elem_id="export-format")
+                export_btn = gr.Button("Export", variant="primary", elem_id="export")
+                export_status = gr.Markdown(elem_id="export-status")
+                with gr.Row():
+                    zip_file = gr.File(label="Voice folder (zip)", interactive=False, elem_id="export-zip")
+                    report_file = gr.File(label="report.html (curves, evaluation, diagnosis)", interactive=False,
+                                          elem_id="export-report")
+                card = gr.Markdown(elem_id="model-card")
 
         # --- Data -------------------------------------------------------------------------------
         @guard(5)
@@ -219,14 +220,15 @@ def build(ws: Workspace) -> gr.Blocks:
 
         export_run.change(pick_export_run, [export_run, which], [export_fmt, which, export_status])
 
-        @guard(3)
+        @guard(4)
         def do_use(run, step):
             if not run or not step:
-                return gr.skip(), gr.skip(), "pick a run and a checkpoint first"
+                return gr.skip(), gr.skip(), gr.skip(), "pick a run and a checkpoint first"
             picks = ["best", "last", *listen.steps(ws, run)]
-            return gr.update(value=run), gr.update(choices=picks, value=step), f"{step} is chosen on the Export tab"
+            return (gr.update(value=run), gr.update(choices=picks, value=step), gr.Tabs(selected="export"),
+                    f"{step} is chosen on the Export tab")
 
-        use_ckpt.click(do_use, [listen_run, step_pick], [export_run, which, listen_status])
+        use_ckpt.click(do_use, [listen_run, step_pick], [export_run, which, tabs, listen_status])
 
         @guard(4)
         def do_export(run, which_, ev, with_samples, fmt):

@@ -38,7 +38,7 @@ def _option_value(o: bases.Option, value: Any) -> object:
 
 def build(ws: Workspace) -> gr.Dropdown:
     """The tab's layout and handlers (inside the page's gr.Blocks); returns its run chooser."""
-    with gr.Tab("Train"):
+    with gr.Tab("Train", id="train"):
         with gr.Row():
             base = gr.Dropdown(choices=bases.find_bases(ws), value="joe", allow_custom_value=True,
                                label="Base", elem_id="base", scale=3,
