@@ -39,6 +39,20 @@ def test_cache_key_is_what_was_learned_from_not_the_dataset():
     assert a != bs.cache_key("cd" * 32, TEXTS, bs.BootstrapOptions())  # another base voice
     assert a != bs.cache_key("ab" * 32, TEXTS, bs.BootstrapOptions(recon_weight=1.0))  # another recipe
     assert a != bs.cache_key("ab" * 32, TEXTS[:-1] + ["Something else."], bs.BootstrapOptions())
+    # the same options read back from a run's vits.json (pydantic made 4096 a float): the same key, so
+    # a resume loads the cache instead of distilling again
+    import json
+
+    read_back = bs.BootstrapOptions.model_validate(json.loads(json.dumps(bs.BootstrapOptions().model_dump())))
+    assert read_back.recon_resolutions[0][0] == 4096.0 and isinstance(read_back.recon_resolutions[0][0], float)
+    assert bs.cache_key("ab" * 32, TEXTS, read_back) == a
+    # and a fresh run's key is what it was before this rule (caches on disk stay valid)
+    import hashlib
+
+    old = json.dumps({"texts": TEXTS[: None], "options": {k: v for k, v in bs.BootstrapOptions().model_dump().items()
+                                                            if not (k in bs.KEY_NEUTRAL and bs.KEY_NEUTRAL[k] == v)}},
+                     sort_keys=True)
+    assert a == f"{('ab' * 32)[:16]}-{hashlib.sha256(old.encode()).hexdigest()[:16]}"
     # the built-in distillation text has no dataset in it: one bootstrap serves every dataset of a base
     assert bs.distillation_texts() == bs.distillation_texts()
 

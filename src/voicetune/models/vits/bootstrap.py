@@ -334,7 +334,12 @@ KEY_NEUTRAL = {"lr_schedule": "constant", "recon_stft_weight": 1.0, "recon_comb_
 
 def cache_key(base_sha: str, texts: list[str], opts: BootstrapOptions) -> str:
     """What the bootstrap learned from: the base's weights, the text it read and every option."""
-    options = {k: v for k, v in opts.model_dump().items() if not (k in KEY_NEUTRAL and KEY_NEUTRAL[k] == v)}
+    defaults = BootstrapOptions().model_dump()
+    # an option equal to its default is keyed as the default is written: read back from a run's
+    # vits.json, pydantic made the default resolutions' 4096 a 4096.0, and a different key made
+    # every `--resume` distil the base again
+    options = {k: defaults[k] if k in defaults and v == defaults[k] else v for k, v in opts.model_dump().items()
+               if not (k in KEY_NEUTRAL and KEY_NEUTRAL[k] == v)}
     blob = json.dumps({"texts": texts[: opts.sentences], "options": options}, sort_keys=True)
     return f"{base_sha[:16]}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
