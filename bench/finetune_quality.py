@@ -7,11 +7,14 @@ the target's eval clips, median F0 (WORLD harvest), the share of voiced frames l
 decoder frame rate (86 Hz) and the frame-rate comb (dB; pitch-independent buzz measure).
 
 Each configuration is one `voicetune train` run on the Joe base (bootstrap cached per base) with a
-wall-clock budget; checkpoints are kept every ``--save-every`` steps and those nearest to the
-``--marks`` (CPU minutes) are evaluated afterwards. ``default`` is what a user gets from
-`voicetune train --max-minutes N` with no other option. `--parallel` trains the runs side by side
-with one thread each. Minutes are the training process's CPU time (one thread: the time an idle
-core takes), so the curve does not depend on other load; wall minutes are recorded beside them.
+wall-clock budget; every checkpoint is kept (one each ``--save-every`` steps), and those nearest to
+the ``--marks`` (CPU minutes) and the last one are evaluated afterwards. ``default`` is what a user
+gets from `voicetune train --max-minutes N` with no other option. Every training process runs at
+one thread; `--parallel` trains two side by side. Minutes are the training process's CPU time
+inside its training segments (one thread: the time an idle core takes), so the curve does not
+depend on other load; wall minutes are recorded beside them. `--extend` resumes the runs for
+another ``--minutes``; the minutes of an extended run add up its segments (from a process's
+"start"/"resume" event to its last event), not the set-up of the resumed process.
 For every evaluated checkpoint a narrow-band spectrogram (target, base, checkpoint) is written
 next to results.json: a buzz shows as flat lines at k x 86 Hz.
 
@@ -93,9 +96,15 @@ def train_one(name: str, dataset: Path, run: Path, minutes: float, save_every: i
     import voicetune
 
     _clock_log(run.parent / f"{name}.clock")
-    overrides = {"max_minutes": minutes, "save_every": save_every, "keep_top_k": 1000, "log_every": 10}
+    # keep_top_k 0 keeps *every* checkpoint: any k > 0 keeps only the checkpoints that carry the
+    # selection metric (an eval at the same step) plus the best and the last, so a checkpoint saved
+    # between evals (`default` derives eval_every from the run's length) was deleted at the next save
+    keep = {"keep_top_k": 0}
+    overrides = {"max_minutes": minutes, "save_every": save_every, **keep, "log_every": 10}
     if (run / "metrics.jsonl").exists():  # --extend: continue the run for another budget
-        voicetune.train(resume=run, max_minutes=minutes, show_progress=False, log=lambda *a: None)
+        # config.yaml (save_every, keep_top_k of the first start) is reused; keep_top_k is given
+        # again so that a run started before keep_top_k 0 keeps the checkpoints of its extension
+        voicetune.train(resume=run, max_minutes=minutes, overrides=keep, show_progress=False, log=print)
         return
     config = run.parent / f"{name}.yaml"
     config.write_text(CONFIGS[name] or "{}\n")
@@ -105,15 +114,32 @@ def train_one(name: str, dataset: Path, run: Path, minutes: float, save_every: i
 
 
 def checkpoint_times(run: Path, clock: Path) -> list[tuple[float, float, int, Path]]:
-    """(CPU minutes, wall minutes since the run started, step, folder) of every saved checkpoint."""
+    """(CPU minutes, wall minutes of training, step, folder) of every checkpoint still on disk.
+
+    Only the time inside the training segments counts: from a process's "start" or "resume"
+    event to its last event. A resumed process spends CPU before its "resume" event (imports,
+    features, the base, a bootstrap it may distil again, the step-time probe) and the wall clock
+    has a gap between the processes; neither is training time."""
     import numpy as np
 
     events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    start = next(e["time"] for e in events if e["event"] == "start")
     wall, cpu = np.loadtxt(clock, ndmin=2).T
     cpu_at = lambda t: float(np.interp(t, wall, cpu))  # noqa: E731
-    return [((cpu_at(e["time"]) - cpu_at(start)) / 60, (e["time"] - start) / 60, e["step"], run / e["path"])
-            for e in events if e["event"] == "checkpoint" and (run / e["path"]).exists()]
+    segments: list[list[dict]] = []
+    for e in events:
+        if e["event"] in ("start", "resume") or not segments:
+            segments.append([])
+        segments[-1].append(e)
+    out, cpu_done, wall_done = [], 0.0, 0.0
+    for seg in segments:
+        t0 = seg[0]["time"]
+        for e in seg:
+            if e["event"] == "checkpoint" and (run / e["path"]).exists():
+                out.append(((cpu_done + cpu_at(e["time"]) - cpu_at(t0)) / 60,
+                            (wall_done + e["time"] - t0) / 60, e["step"], run / e["path"]))
+        cpu_done += cpu_at(seg[-1]["time"]) - cpu_at(t0)
+        wall_done += seg[-1]["time"] - t0
+    return sorted(out, key=lambda t: t[2])
 
 
 def warm_bootstrap(names: list[str], dataset: Path) -> None:
@@ -150,7 +176,7 @@ def main() -> None:
     ap.add_argument("--targets", default="low,high", help=f"comma list of {', '.join(TARGETS)}")
     ap.add_argument("--configs", default="default", help="comma list; --list shows them")
     ap.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget per run")
-    ap.add_argument("--parallel", action="store_true", help="train the runs side by side, 1 thread each")
+    ap.add_argument("--parallel", action="store_true", help="train two runs side by side (each at 1 thread, always)")
     ap.add_argument("--save-every", type=int, default=40)
     ap.add_argument("--marks", default=",".join(map(str, MARKS)), help="CPU minutes at which checkpoints are evaluated")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -193,9 +219,9 @@ def main() -> None:
             if args.extend or not (out / t / "runs" / n / "metrics.jsonl").exists()]
     if jobs:
         warm_bootstrap(sorted({n for _, n in jobs}), build_target(jobs[0][0], out))
-    env = dict(os.environ)
-    if args.parallel:
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    # one thread per training process, side by side or not: its CPU time is then the time of one
+    # idle core (at more threads process_time counts every thread, spinning ones too)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     procs = []
     for target, name in jobs:
         (out / target / "runs").mkdir(parents=True, exist_ok=True)
@@ -217,17 +243,19 @@ def main() -> None:
         rows = results.setdefault("rows", {})
         for name in names:
             times = checkpoint_times(out / target / "runs" / name, out / target / "runs" / f"{name}.clock")
-            for mark in marks:
-                if not times or mark > times[-1][0] + 1.0:
-                    continue
-                minutes, wall, step, folder = min(times, key=lambda t: abs(t[0] - mark))
+            # the checkpoints nearest to the marks within the run, and always the last one
+            picked = [min(times, key=lambda t: abs(t[0] - mark)) for mark in marks
+                      if times and mark <= times[-1][0] + 1.0] + times[-1:]
+            for minutes, wall, step, folder in sorted(set(picked), key=lambda t: t[2]):
                 key = f"{name}@{step}"
                 if key not in rows:
                     synth = synthesizer_for(folder)
                     row = evaluate(synth, dataset, key)
                     rows[key] = {**row, "config": name, "minutes": minutes, "wall_minutes": wall, "step": step}
                     spectrogram(dataset, synth, key, out / target / "spectrograms" / f"{name}-{step:05d}.png", base_audio)
-                    results_path.write_text(json.dumps(results, indent=1))
+                else:  # evaluated before (an extended run's earlier part): its minutes as mapped now
+                    rows[key].update(minutes=minutes, wall_minutes=wall)
+                results_path.write_text(json.dumps(results, indent=1))
                 r = rows[key]
                 print(f"{target} {name:16s} {r['minutes']:5.1f} min step {step:5d}: sim {r['similarity']:.3f} "
                       f"wer {r['wer']:.3f} f0 {r['median_f0']:.0f} lock {r['lock']:.3f} comb {r['comb']:+.1f}", flush=True)
