@@ -191,3 +191,10 @@ def test_an_mms_run_from_the_tab_takes_its_flags_and_speaks(ws, tmp_path):
     assert listen.real_recording(ws).startswith(str(ws.dataset / "wavs"))
     # the A/B's "base" speaks with the run's base voice
     assert sf.read(listen.speak(ws, name, listen.BASE, "Hola amigo.", seed=3))[1] == 8000
+    # a run from a hub id records the id as its base and the download as base_folder: the A/B's base
+    # speaks with the local folder, never sends the id to a loader
+    run_file = runs.run_dir(ws, name) / "vits.json"
+    info["base"] = "facebook/mms-tts-tiny"
+    run_file.write_text(json.dumps(info))
+    assert listen.base_voice(ws, name) == info["base_folder"] == str(ws.root / "bases" / "mms-tiny")
+    assert sf.read(listen.speak(ws, name, listen.BASE, "Hola amigo.", seed=3))[1] == 8000

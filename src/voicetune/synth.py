@@ -141,14 +141,15 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "auto", backend
     device = resolve(device)
     if backend not in ("torch", "onnx"):
         raise VoiceError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
-    path = _resolve(path_or_name)
-    from voicetune.models.mms.import_hf import is_hf_vits
+    from voicetune.models.mms.import_hf import WEIGHT_FILES, is_hf_vits
 
-    if is_hf_vits(path):
-        return _load_hf_vits(path, device, backend, cache)
+    path = _resolve(path_or_name)
     run_weights = _run_checkpoint(path)
-    if run_weights is not None:
-        files: tuple[Path, ...] = (run_weights,)
+    hf = is_hf_vits(path)  # a transformers VITS (MMS) folder
+    if hf:
+        files: tuple[Path, ...] = (path / "config.json", *[path / w for w in WEIGHT_FILES if (path / w).is_file()])
+    elif run_weights is not None:
+        files = (run_weights,)
     elif path.is_dir() and is_vits_checkpoint(path):
         files = (path / "model.safetensors",)
     elif path.suffix == ".ckpt":
@@ -164,7 +165,15 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "auto", backend
     report = None
     session = None
     model = None
-    if files[0].suffix == ".safetensors":
+    phonemizer = None
+    if hf:
+        from voicetune.models.mms.import_hf import import_hf
+
+        if backend == "onnx":
+            raise VoiceError(f"{path}: a transformers VITS folder has no ONNX graph; use the torch backend")
+        imp = import_hf(path)  # speaks through its own character tokenizer, as an MMS run at step 0
+        model, config, report, phonemizer = imp.model, imp.voice, imp.report, imp.tokenizer
+    elif files[0].suffix == ".safetensors":
         if backend == "onnx":
             raise VoiceError(f"{path}: a checkpoint has no ONNX graph; export it first or use the torch backend")
         if run_weights is not None:
@@ -194,38 +203,12 @@ def load_voice(path_or_name: str | os.PathLike, *, device: str = "auto", backend
             except (RuntimeError, AssertionError) as exc:
                 raise VoiceError(f"device {device!r} is not usable here ({exc}); use --device cpu") from None
         model.eval()
-    phonemizer = None
     if run_weights is not None:  # an MMS run speaks through its model's own character tokenizer
         from voicetune.models.mms.run import run_tokenizer
 
         phonemizer = run_tokenizer(run_weights.parent)
     voice = Voice(config=config, phonemizer=phonemizer or Phonemizer(config), source=str(path), model=model,
                   session=session, report=report, device=device)
-    if cache:
-        with _CACHE_LOCK:
-            _CACHE[key] = voice
-    return voice
-
-
-def _load_hf_vits(path: Path, device: str, backend: str, cache: bool) -> Voice:
-    """A transformers VITS folder (an MMS base: facebook/mms-tts-*) in our VITS core, speaking through
-    its own character tokenizer, as an MMS run started from it does at step 0."""
-    from voicetune.models.mms.import_hf import import_hf
-
-    if backend == "onnx":
-        raise VoiceError(f"{path}: a transformers VITS folder has no ONNX graph; use the torch backend")
-    weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
-    key = (str(path.resolve()), tuple(p.stat().st_mtime_ns for p in weights), device, "hf")
-    with _CACHE_LOCK:
-        if cache and key in _CACHE:
-            return _CACHE[key]
-    imp = import_hf(path)
-    if device != "cpu":
-        import torch
-
-        imp.model.to(torch.device(device))
-    voice = Voice(config=imp.voice, phonemizer=imp.tokenizer, source=str(path), model=imp.model.eval(),
-                  report=imp.report, device=device)
     if cache:
         with _CACHE_LOCK:
             _CACHE[key] = voice

@@ -124,10 +124,11 @@ def backend_of(ws: Workspace, text: str | None):
 
 def describe(ws: Workspace, text: str | None) -> tuple[str, tuple[str, ...]]:
     """(one Markdown line: the backend and what this base brings, the flags that backend takes)."""
+    from voicetune import backends
     from voicetune.models.vits.run import base_route
 
     base = resolve(ws, text)
-    backend = backend_of(ws, text)
+    backend = backends.for_base(base)
     if backend.name != "vits":
         what = backend.summary
     elif base == "joe" or base.endswith(".onnx") or Path(base).is_dir():

@@ -41,7 +41,8 @@ BASE_SCORES = "base-scores.json"  # in the workspace's state folder: {base|datas
 
 
 def base_voice(ws: Workspace, run: str) -> str:
-    """The base the run started from (its run file's ``base``: a path, or a hub id's local folder)."""
+    """The base the run started from, as a local path: its run file's ``base`` (XTTS, Piper), or the
+    folder an MMS hub id was downloaded to (``base_folder``; ``base`` keeps the id)."""
     import json
 
     from voicetune import backends
@@ -50,7 +51,8 @@ def base_voice(ws: Workspace, run: str) -> str:
     backend = backends.for_run(folder)
     if backend is None:
         raise VoicetuneError(f"{run}: not a run folder (no run file)")
-    return str(json.loads((folder / backend.run_file).read_text(encoding="utf-8"))["base"])
+    info = json.loads((folder / backend.run_file).read_text(encoding="utf-8"))
+    return str(info.get("base_folder") or info["base"])
 
 
 def _score_key(ws: Workspace, base: str) -> str:

@@ -36,6 +36,11 @@ def _option_value(o: bases.Option, value: Any) -> object:
     return (str(value).strip() or None) if value is not None else None
 
 
+def num(v):
+    """A number box's value; empty or 0 means not given."""
+    return v if v not in (None, 0, "") else None
+
+
 def build(ws: Workspace) -> gr.Dropdown:
     """The tab's layout and handlers (inside the page's gr.Blocks); returns its run chooser."""
     with gr.Tab("Train", id="train"):
@@ -85,11 +90,7 @@ def build(ws: Workspace) -> gr.Dropdown:
         seen = gr.State(None)  # what the plots show: redrawn only when the run folder changed
         timer = gr.Timer(2.0)
 
-
     def settings(b, cfg, mins, steps_, ev, bs, *values) -> runs.TrainSettings:
-        def num(v):
-            return v if v not in (None, 0, "") else None
-
         takes = bases.backend_of(ws, b).train_flags  # hidden options (another backend's) stay out
         flags = {o.flag: _option_value(o, v) for o, v in zip(options, values, strict=True) if o.flag in takes}
         return runs.TrainSettings(base=b or "joe", config=cfg or "", max_minutes=num(mins),
@@ -131,8 +132,8 @@ def build(ws: Workspace) -> gr.Dropdown:
         return run_choices(name), f"started {name}"
 
     @guard(2)
-    def do_resume(name, *args):
-        runs.resume_run(ws, name, settings(*args))
+    def do_resume(name, _base, _cfg, mins, steps_, *_rest):  # a resume takes only the budget (the CLI's rule)
+        runs.resume_run(ws, name, runs.TrainSettings(max_minutes=num(mins), max_steps=num(steps_) and int(steps_)))
         return run_choices(name), f"resumed {name}"
 
     @guard(1)
