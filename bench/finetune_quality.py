@@ -42,6 +42,10 @@ BENCH = "optimizer:\n  lr: 0.0002\nscheduler:\n  name: constant\nearly_stop:\n  
 BOOT = "  bootstrap:\n    enc_q_steps: 1800\n    lr: 0.0005\n    lr_schedule: constant\n"
 CONFIGS: dict[str, str] = {
     "default": "",  # the product's defaults: nothing but --max-minutes
+    # the product's defaults with one speed-up each (docs/BENCHMARKS.md "VITS training step"):
+    # bf16 autocast on CPU, and half-length decoder segments; every other setting as `default`
+    "default-bf16": "precision: bf16\n",
+    "default-seg4096": "vits:\n  segment_size: 4096\n",
     "dec-frozen": BENCH + "vits:\n  freeze: [enc_p, dp, dec]\n",
     "dec": BENCH + "vits:\n  freeze: [enc_p, dp]\n",
     "dec+stft": BENCH + "vits:\n  freeze: [enc_p, dp]\n  c_stft: 45\n",
@@ -108,7 +112,7 @@ def train_one(name: str, dataset: Path, run: Path, minutes: float, save_every: i
         return
     config = run.parent / f"{name}.yaml"
     config.write_text(CONFIGS[name] or "{}\n")
-    if name != "default":
+    if not name.startswith("default"):  # a default-* run keeps the default's derived run length
         overrides.update({"epochs": 100000, "eval_every": save_every})
     voicetune.train(dataset, "joe", run, config=config, overrides=overrides, show_progress=False, log=print)
 

@@ -6,6 +6,7 @@ alignment core, so our numba MAS stands in for it — MAS is < 1 ms of a step). 
 VITS backend in several configurations, to choose the fine-tuning default by measurement.
 
     .venv/bin/python bench/train_vits.py [--steps 5] [--threads 2]
+    .venv/bin/python bench/train_vits.py --recipe --threads 1   # the fine-tuning default's speed-ups
 
 Prints seconds per step (median of the timed steps after one warm-up step) and samples/s, and
 the speed-up over the baseline measured in the same run.
@@ -124,10 +125,29 @@ def ours(voice, ph, items, eval_items, steps: int, precision: str = "no", **opti
         shutil.rmtree(run.parent, ignore_errors=True)
 
 
+def _recipe() -> dict:
+    from voicetune.models.vits.training import DEFAULT_C_STFT, DEFAULT_FREEZE
+
+    return {"freeze": list(DEFAULT_FREEZE), "c_stft": DEFAULT_C_STFT}
+
+
+# what `voicetune train --base joe` trains (models/vits/training.py: the flow, the decoder's
+# resblocks and conv_post, MR-STFT loss) and the two opt-in speed-ups, alone and together
+RECIPE = [
+    ("recipe: the fine-tuning default", {}),
+    ("recipe + bf16 autocast", {"precision": "bf16"}),
+    ("recipe + segment 4096", {"segment_size": 4096}),
+    ("recipe + bf16 + segment 4096", {"precision": "bf16", "segment_size": 4096}),
+]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recipe", action="store_true",
+                    help="time the fine-tuning recipe `voicetune train` uses on a Piper base (and its speed-ups) "
+                         "instead of the engine configurations")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -140,7 +160,7 @@ def main() -> None:
           f"{args.threads} threads; {args.steps} timed steps after 1 warm-up")
     base = statistics.median(piper_baseline(collate(train), args.steps))
     print(f"{'piper-tts training code (baseline)':58s} {base:6.2f} s/step  {BATCH / base:5.2f} samples/s  1.00x")
-    configs = [
+    configs = RECIPE if args.recipe else [
         ("ours, same work (MPD 2,3,5,7,11 + S, nothing frozen)", {"prior_warmup_steps": 0, "disc_periods": FULL}),
         ("ours, prior frozen, MPD 2,3,5,7,11 + S", {"disc_periods": FULL}),
         ("ours, default: prior frozen, MPD 2,3,5 + S", {}),
@@ -149,7 +169,10 @@ def main() -> None:
         ("ours, prior frozen, MPD 2,3,5,7,11 + S, bf16 autocast", {"precision": "bf16", "disc_periods": FULL}),
     ]
     for label, opts in configs:
+        opts = dict(opts)
         precision = opts.pop("precision", "no")
+        if args.recipe:
+            opts = {**_recipe(), **opts}
         s = statistics.median(ours(voice, ph, train, evals, args.steps, precision, **opts))
         print(f"{label:58s} {s:6.2f} s/step  {BATCH / s:5.2f} samples/s  {base / s:.2f}x")
 

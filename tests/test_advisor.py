@@ -53,3 +53,20 @@ def test_backend_defaults_apply_only_where_not_given():
 def test_hardware_detect_describes_this_machine():
     hw = Hardware.detect()
     assert hw.cores >= 1 and hw.ram_gib > 0 and "CPU cores" in hw.describe()
+
+
+def test_bf16_on_a_cpu_that_emulates_it_is_warned_and_kept():
+    cfg = TrainConfig(precision="bf16")
+    warnings = advise(cfg, LARGE, CPU, {"precision"}, batch_cap=8)
+    assert cfg.precision == "bf16" and "precision" not in cfg.derived  # what the user asked stays
+    assert len(warnings) == 1 and "without native bf16" in warnings[0] and "--precision no" in warnings[0]
+    native = Hardware(cores=2, ram_gib=24, cpu_bf16=True)  # AVX512-BF16 / AMX: nothing to say
+    assert advise(TrainConfig(precision="bf16"), LARGE, native, {"precision"}, batch_cap=8) == []
+    assert advise(TrainConfig(precision="bf16"), LARGE, GPU, {"precision"}, batch_cap=8) == []
+
+
+def test_hardware_detect_reads_the_cpus_bf16_from_torch():
+    import torch
+
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert Hardware.detect().cpu_bf16 == native

@@ -20,6 +20,7 @@ from voicetune.trainer.config import TrainConfig
 SMALL_TRAIN_MINUTES = 3.0
 SMALL_EVAL_MINUTES = 1.0
 MIN_STEPS_PER_EPOCH = 4  # the batch is cut so that an epoch has at least this many optimizer steps
+BF16_EMULATED_SLOWDOWN = 15  # docs/BENCHMARKS.md, "bf16 and shorter segments": 230 / 15 s per step
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Hardware:
     gpu: str | None = None
     vram_gib: float | None = None
     bf16: bool = False
+    cpu_bf16: bool = False  # the CPU computes bf16 natively (AVX512-BF16 or AMX), not by emulation
+
 
     @classmethod
     def detect(cls) -> Hardware:
@@ -42,10 +45,12 @@ class Hardware:
             ram = 0.0
         import torch
 
+        cpu = torch.cpu
+        cpu_bf16 = bool(getattr(cpu, "_is_avx512_bf16_supported", bool)() or getattr(cpu, "_is_amx_tile_supported", bool)())
         if not torch.cuda.is_available():
-            return cls(cores, ram)
+            return cls(cores, ram, cpu_bf16=cpu_bf16)
         props = torch.cuda.get_device_properties(0)
-        return cls(cores, ram, props.name, props.total_memory / 2**30, bool(torch.cuda.is_bf16_supported()))
+        return cls(cores, ram, props.name, props.total_memory / 2**30, bool(torch.cuda.is_bf16_supported()), cpu_bf16)
 
     def describe(self) -> str:
         gpu = f", {self.gpu} ({self.vram_gib:.0f} GiB{', bf16' if self.bf16 else ''})" if self.gpu else ", no GPU"
@@ -107,6 +112,11 @@ def advise(cfg: TrainConfig, data: DataFacts, hw: Hardware, given: set[str], *, 
     if hw.gpu and hw.bf16 and cfg.precision in ("no", "auto"):
         derive("precision", "bf16", f"{hw.gpu} supports bf16 autocast (the weights stay fp32)")
     warnings = []
+    if cfg.precision == "bf16" and not hw.gpu and not hw.cpu_bf16:
+        # bench/train_vits.py --recipe on an AVX2 CPU: 230 s per step in bf16 against 15 s in fp32
+        warnings.append(f"precision bf16 on a CPU without native bf16 (no AVX512-BF16 or AMX): emulated bf16 made "
+                        f"a VITS step {BF16_EMULATED_SLOWDOWN:g}x slower than full precision on such a CPU; "
+                        "--precision no trains faster here")
     if data.train_minutes < SMALL_TRAIN_MINUTES:
         stop = (f"early stop after {cfg.early_stop.patience} evals without gain" if cfg.early_stop.enabled
                 else "early stop is off: watch the eval loss")
