@@ -104,7 +104,9 @@ def train_one(name: str, dataset: Path, run: Path, minutes: float, save_every: i
     # selection metric (an eval at the same step) plus the best and the last, so a checkpoint saved
     # between evals (`default` derives eval_every from the run's length) was deleted at the next save
     keep = {"keep_top_k": 0}
-    overrides = {"max_minutes": minutes, "save_every": save_every, **keep, "log_every": 10}
+    overrides = {"max_minutes": minutes, **keep, "log_every": 10}
+    if save_every:  # 0: the product's own (a checkpoint at each derived eval, each one listened to)
+        overrides["save_every"] = save_every
     if (run / "metrics.jsonl").exists():  # --extend: continue the run for another budget
         # config.yaml (save_every, keep_top_k of the first start) is reused; keep_top_k is given
         # again so that a run started before keep_top_k 0 keeps the checkpoints of its extension
@@ -181,7 +183,7 @@ def main() -> None:
     ap.add_argument("--configs", default="default", help="comma list; --list shows them")
     ap.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget per run")
     ap.add_argument("--parallel", action="store_true", help="train two runs side by side (each at 1 thread, always)")
-    ap.add_argument("--save-every", type=int, default=40)
+    ap.add_argument("--save-every", type=int, default=40, help="0: the product's own interval (the eval's)")
     ap.add_argument("--marks", default=",".join(map(str, MARKS)), help="CPU minutes at which checkpoints are evaluated")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--extend", action="store_true", help="resume the existing runs for another --minutes")
@@ -206,6 +208,8 @@ def main() -> None:
     unknown = [n for n in names if n not in CONFIGS] + [t for t in targets if t not in TARGETS]
     if unknown:
         raise SystemExit(f"unknown: {unknown}; see --list")
+    if not args.save_every and any(not n.startswith("default") for n in names):
+        raise SystemExit("--save-every 0 (the product's interval) is for default* configs; the levers need one")
     marks = [float(m) for m in args.marks.split(",")]
     base_audio = synthesizer_for("joe")(sentences("eval_sentences_en")[0])[0]
     results_by_target = {}
@@ -250,6 +254,8 @@ def main() -> None:
             # the checkpoints nearest to the marks within the run, and always the last one
             picked = [min(times, key=lambda t: abs(t[0] - mark)) for mark in marks
                       if times and mark <= times[-1][0] + 1.0] + times[-1:]
+            chosen = run_pick(out / target / "runs" / name)  # what `voicetune export RUN` would take
+            picked += [t for t in times if chosen and t[2] == chosen[0]]
             for minutes, wall, step, folder in sorted(set(picked), key=lambda t: t[2]):
                 key = f"{name}@{step}"
                 if key not in rows:
@@ -259,12 +265,22 @@ def main() -> None:
                     spectrogram(dataset, synth, key, out / target / "spectrograms" / f"{name}-{step:05d}.png", base_audio)
                 else:  # evaluated before (an extended run's earlier part): its minutes as mapped now
                     rows[key].update(minutes=minutes, wall_minutes=wall)
+                rows[key]["run_pick"] = f"best by {chosen[1]}" if chosen and chosen[0] == step else ""
                 results_path.write_text(json.dumps(results, indent=1))
                 r = rows[key]
                 print(f"{target} {name:16s} {r['minutes']:5.1f} min step {step:5d}: sim {r['similarity']:.3f} "
                       f"wer {r['wer']:.3f} f0 {r['median_f0']:.0f} lock {r['lock']:.3f} comb {r['comb']:+.1f}", flush=True)
         print(f"\n### target: {target}")
         print_table(results)
+
+
+def run_pick(run: Path) -> tuple[int, str] | None:
+    """(step, metric) of the checkpoint the run itself picked as best (best.json), if any."""
+    path = run / "best.json"
+    if not path.exists():
+        return None
+    best = json.loads(path.read_text())
+    return int(best["step"]), str(best["metric"])
 
 
 def print_table(results: dict) -> None:
@@ -277,7 +293,8 @@ def print_table(results: dict) -> None:
     for r in sorted(results.get("rows", {}).values(), key=lambda r: (r["config"], r["step"])):
         met = goals(r, base, target)
         missed = ", ".join(k for k, v in met.items() if not v)
-        print(f"| {r['config']} | {r['minutes']:.1f} | {r['step']} | {r['similarity']:.3f} | {r['wer']:.1%} | "
+        pick = f" ({r['run_pick']})" if r.get("run_pick") else ""
+        print(f"| {r['config']}{pick} | {r['minutes']:.1f} | {r['step']} | {r['similarity']:.3f} | {r['wer']:.1%} | "
               f"{r['median_f0']:.0f} Hz | {r['lock']:.1%} | {r['comb']:+.1f} dB | {sum(met.values())}/{len(met)}"
               f"{' (missed: ' + missed + ')' if missed else ''} |")
 

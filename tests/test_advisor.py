@@ -70,3 +70,23 @@ def test_hardware_detect_reads_the_cpus_bf16_from_torch():
 
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert Hardware.detect().cpu_bf16 == native
+
+
+def test_a_long_budget_run_on_english_data_is_picked_by_listening():
+    english = DataFacts(train_clips=67, eval_clips=8, train_minutes=8.0, eval_minutes=0.9, speakers=1, language="en-us")
+    cfg = TrainConfig(max_minutes=45)
+    advise(cfg, english, CPU, set(), batch_cap=8, listen=True)
+    assert (cfg.select_metric, cfg.select_mode) == ("combined", "max") and "listening" in cfg.derived["select_metric"]
+    # not: a short budget, a run sized by steps, --select-by given, no WER (Spanish), no eval clips,
+    # or a backend that does not ask for it
+    for kwargs, data, given, listen in (
+        ({"max_minutes": 12}, english, set(), True),
+        ({"max_minutes": 45, "max_steps": 300}, english, {"max_steps"}, True),
+        ({"max_minutes": 45, "select_metric": "eval/loss"}, english, {"select_metric"}, True),
+        ({"max_minutes": 45}, DataFacts(67, 8, 8.0, 0.9, 1, "es"), set(), True),
+        ({"max_minutes": 45}, DataFacts(67, 0, 8.0, 0.0, 1, "en"), set(), True),
+        ({"max_minutes": 45}, english, set(), False),
+    ):
+        cfg = TrainConfig(**kwargs)
+        advise(cfg, data, CPU, given, batch_cap=8, listen=listen)
+        assert cfg.select_metric == "eval/loss" and "select_metric" not in cfg.derived, (kwargs, data, given, listen)

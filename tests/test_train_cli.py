@@ -256,3 +256,17 @@ def test_dry_run_times_the_run_and_writes_nothing(tmp_path, tiny_base, joe_datas
     res = CliRunner().invoke(app, ["train", "--dataset", str(joe_dataset), "--base", str(tiny_base), "-o", str(mine),
                                    "--max-steps", "4", "--dry-run"])
     assert "refusing" in str(res.exception) and (mine / "notes.txt").read_text() == "keep"
+
+
+def test_a_long_budget_is_picked_by_listening_unless_told(tmp_path, tiny_base, joe_dataset):
+    """--max-minutes 30 on English data: the advisor picks checkpoints by the combined listening
+    score (trainer/advisor.py LISTEN_FROM_MINUTES); --select-by loss keeps the eval loss."""
+    base = ["train", "--dataset", joe_dataset, "--base", tiny_base, "--max-minutes", 30, "--bootstrap-steps", 8,
+            "--dry-run"]
+    out = invoke(*base, "-o", tmp_path / "run")
+    resolved = out[out.index("resolved config"):]
+    assert "select_metric: combined" in resolved and "select_mode: max" in resolved, resolved
+    assert "scored by listening" in resolved
+    out = invoke(*base, "-o", tmp_path / "run2", "--select-by", "loss")
+    resolved = out[out.index("resolved config"):]
+    assert "select_metric: eval/loss" in resolved and "scored by listening" not in resolved

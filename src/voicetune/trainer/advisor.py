@@ -20,6 +20,12 @@ from voicetune.trainer.config import TrainConfig
 SMALL_TRAIN_MINUTES = 3.0
 SMALL_EVAL_MINUTES = 1.0
 MIN_STEPS_PER_EPOCH = 4  # the batch is cut so that an epoch has at least this many optimizer steps
+# A --max-minutes budget this long is scored by listening (--select-by combined) unless told
+# otherwise: in a 45-minute default run on the high target of bench/finetune_quality.py the lowest
+# eval loss was the last checkpoint, the worst on the quality goals (docs/BENCHMARKS.md, "the default
+# recipe trained longer"), and 20 minutes hold about 4 listened evals in the evals' 25 % share
+# (trainer/probe.py: EVAL_SHARE, LISTEN_SECONDS) so there is something to choose from.
+LISTEN_FROM_MINUTES = 20.0
 BF16_EMULATED_SLOWDOWN = 15  # docs/BENCHMARKS.md, "bf16 and shorter segments": 230 / 15 s per step
 
 
@@ -64,6 +70,7 @@ class DataFacts:
     train_minutes: float
     eval_minutes: float
     speakers: int
+    language: str = ""  # the dataset's language tag ("en", "en-us", "es", ...)
 
     @classmethod
     def of(cls, dataset: Path) -> DataFacts:
@@ -71,7 +78,7 @@ class DataFacts:
 
         ds = load_dataset(dataset)
         return cls(len(ds.train), len(ds.eval), sum(c.duration for c in ds.train) / 60,
-                   sum(c.duration for c in ds.eval) / 60, len({c.speaker for c in ds.clips}) or 1)
+                   sum(c.duration for c in ds.eval) / 60, len({c.speaker for c in ds.clips}) or 1, ds.language)
 
 
 def given_keys(overrides: dict[str, Any], config: dict[str, Any]) -> set[str]:
@@ -90,9 +97,11 @@ def given_keys(overrides: dict[str, Any], config: dict[str, Any]) -> set[str]:
 
 
 def advise(cfg: TrainConfig, data: DataFacts, hw: Hardware, given: set[str], *, batch_cap: int,
-           defaults: dict[str, tuple[Any, str]] | None = None) -> list[str]:
+           defaults: dict[str, tuple[Any, str]] | None = None, listen: bool = False) -> list[str]:
     """Fill every setting not in ``given`` (dotted keys the user set by flag or config) and record
-    why; returns the warnings to print before training (data too small, and what that changed)."""
+    why; returns the warnings to print before training (data too small, and what that changed).
+    ``listen``: the backend's checkpoints can be scored by listening cheaply enough to pick the
+    best of a long run that way."""
 
     def derive(key: str, value: Any, reason: str) -> None:
         if key not in given:
@@ -103,9 +112,16 @@ def advise(cfg: TrainConfig, data: DataFacts, hw: Hardware, given: set[str], *, 
     batch = max(1, min(batch_cap, data.train_clips // MIN_STEPS_PER_EPOCH or 1))
     derive("batch_size", batch, f"{data.train_clips} training clips: batch {batch} keeps >= {MIN_STEPS_PER_EPOCH} "
            f"steps per epoch (max {batch_cap} for this backend)")
-    if cfg.max_minutes and not {"epochs", "max_steps"} & given:
+    budget_run = bool(cfg.max_minutes) and not {"epochs", "max_steps"} & given
+    if budget_run:
         # --max-minutes alone means "train this long": the engine times a step and sizes the run
         cfg.derive("epochs", None, f"not set: the run is as long as --max-minutes {cfg.max_minutes:g} allows")
+    if (listen and budget_run and cfg.max_minutes >= LISTEN_FROM_MINUTES and data.eval_clips
+            and not {"select_metric", "select_mode"} & given and data.language.split("-")[0] == "en"):
+        cfg.derive("select_metric", "combined", f"a {cfg.max_minutes:g}-minute run: each checkpoint is scored by "
+                   "listening (similarity, Whisper WER and the 86 Hz lock; about 30 s each) because the lowest eval loss "
+                   "can be the checkpoint that sounds worst; --select-by loss turns it off")
+        cfg.derive("select_mode", "max", "the combined score: higher is better")
     if cfg.num_workers > hw.cores:
         cfg.derive("num_workers", hw.cores, f"{cfg.num_workers} asked; this machine gives the process {hw.cores} "
                    "cores, and more loader processes than cores only compete with training")

@@ -96,7 +96,8 @@ def advise(cfg: TrainConfig, dataset: Path, given: set[str], log=print) -> None:
 
     hw = Hardware.detect()
     log(f"machine: {hw.describe()}")
-    for line in run_advisor(cfg, DataFacts.of(dataset), hw, given, batch_cap=BATCH_CAP):
+    # a VITS checkpoint speaks the 20 scoring sentences in seconds, so long runs are picked by listening
+    for line in run_advisor(cfg, DataFacts.of(dataset), hw, given, batch_cap=BATCH_CAP, listen=True):
         log(f"advice: {line}")
 
 
