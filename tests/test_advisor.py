@@ -65,11 +65,14 @@ def test_bf16_on_a_cpu_that_emulates_it_is_warned_and_kept():
     assert advise(TrainConfig(precision="bf16"), LARGE, GPU, {"precision"}, batch_cap=8) == []
 
 
-def test_hardware_detect_reads_the_cpus_bf16_from_torch():
+def test_hardware_detect_reads_the_cpus_bf16_from_torch(monkeypatch):
     import torch
 
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    assert Hardware.detect().cpu_bf16 == native
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False)
+    assert not Hardware.detect().cpu_bf16
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)  # an AMX CPU
+    assert Hardware.detect().cpu_bf16
 
 
 def test_a_long_budget_run_on_english_data_is_picked_by_listening():

@@ -17,7 +17,9 @@ from voicetune.cli import app
 # The default discriminator (periods 2,3,5,7,11 + a scale disc, ~47 M parameters) makes a step of the
 # tiny base ~7 s on 2 cores: the command exactly as users type it runs in the slow suite, and the
 # default suite checks the same budget logic with a one-period discriminator and a short bootstrap.
-SMALL = ("vits:\n  disc_periods: [2]\n  segment_size: 4096\n  samples: 1\n", ["--bootstrap-steps", "20"], 0.4)
+# (early stop off here: with an eval every 1-2 steps of 19-29 it ended a CI run at step 14 of 19)
+SMALL = ("vits:\n  disc_periods: [2]\n  segment_size: 4096\n  samples: 1\nearly_stop:\n  enabled: false\n",
+         ["--bootstrap-steps", "20"], 0.4)
 DEFAULT = (None, [], 1.5)
 
 

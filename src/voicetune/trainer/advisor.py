@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from voicetune.trainer.config import TrainConfig
+from voicetune.trainer.start import wer_measurable
 
 # Below these, the advisor says before training that the result will be weak, and what it changed.
 SMALL_TRAIN_MINUTES = 3.0
@@ -38,7 +39,6 @@ class Hardware:
     bf16: bool = False
     cpu_bf16: bool = False  # the CPU computes bf16 natively (AVX512-BF16 or AMX), not by emulation
 
-
     @classmethod
     def detect(cls) -> Hardware:
         try:
@@ -51,8 +51,9 @@ class Hardware:
             ram = 0.0
         import torch
 
-        cpu = torch.cpu
-        cpu_bf16 = bool(getattr(cpu, "_is_avx512_bf16_supported", bool)() or getattr(cpu, "_is_amx_tile_supported", bool)())
+        # private torch.cpu probes (torch 2.13); a torch without them is taken to emulate bf16
+        cpu_bf16 = any(getattr(torch.cpu, probe, lambda: False)()
+                       for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
         if not torch.cuda.is_available():
             return cls(cores, ram, cpu_bf16=cpu_bf16)
         props = torch.cuda.get_device_properties(0)
@@ -117,7 +118,7 @@ def advise(cfg: TrainConfig, data: DataFacts, hw: Hardware, given: set[str], *, 
         # --max-minutes alone means "train this long": the engine times a step and sizes the run
         cfg.derive("epochs", None, f"not set: the run is as long as --max-minutes {cfg.max_minutes:g} allows")
     if (listen and budget_run and cfg.max_minutes >= LISTEN_FROM_MINUTES and data.eval_clips
-            and not {"select_metric", "select_mode"} & given and data.language.split("-")[0] == "en"):
+            and not {"select_metric", "select_mode"} & given and wer_measurable(data.language)):
         cfg.derive("select_metric", "combined", f"a {cfg.max_minutes:g}-minute run: each checkpoint is scored by "
                    "listening (similarity, Whisper WER and the 86 Hz lock; about 30 s each) because the lowest eval loss "
                    "can be the checkpoint that sounds worst; --select-by loss turns it off")

@@ -15,6 +15,12 @@ SELECT = {"loss": ("eval/loss", "min"), "similarity": ("similarity", "max"), "we
           "combined": ("combined", "max")}
 
 
+def wer_measurable(language: str) -> bool:
+    """Whether the checkpoint scorer can measure WER on a dataset in ``language``: it hears with
+    the bundled English-only Whisper tiny.en."""
+    return language.split("-")[0] == "en"
+
+
 def new_run_folder(output: Path | None, log=print) -> Path:
     """-o of a new run: refused when it holds a run (continue it with --resume) or anything else a
     run could lose (voicetune.folders.check_output)."""
@@ -47,7 +53,7 @@ def scorer_for(cfg: TrainConfig, dataset: Path):
     from voicetune.evaluation.runlog import checkpoint_scorer
 
     language = load_dataset(dataset).language
-    if cfg.select_metric in ("wer", "combined") and language.split("-")[0] != "en":
+    if cfg.select_metric in ("wer", "combined") and not wer_measurable(language):
         # the checkpoint scorer hears with the bundled English-only Whisper tiny.en: no WER here
         raise VoicetuneError(f"--select-by {cfg.select_metric}: needs WER, which the bundled English-only Whisper "
                              f"cannot measure on {dataset} ('{language}'); use --select-by similarity or loss")
