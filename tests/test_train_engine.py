@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -244,12 +245,13 @@ def test_a_budget_alone_sizes_the_run_from_the_measured_step_time(tmp_path):
 
     saved = yaml.safe_load(text)
     steps = saved["max_steps"]
-    assert "s per optimizer step (measured)" in saved["derived"]["max_steps"]
+    assert "s per optimizer step (measured)" in saved["derived"]["max_steps"]  # kept through a refit
     assert saved["derived"]["run.length_from"] == "max_minutes"
     # ~0.02 s per step of sleep: 6 s of budget minus ~10 evals/checkpoints (2 s each) leaves no room;
     # the plan must still fit at least one step, and not more than the sleep alone allows
     assert 1 <= steps <= budget * 60 / 0.02
-    assert saved["eval_every"] == max(1, steps // 10)
+    planned = _events(tmp_path / "budget", "start")[0]["total_steps"]  # the probe's plan (a refit may move it)
+    assert saved["eval_every"] == max(1, planned // 10)
     assert result.status in ("finished", "time_budget")
     # the same run stopped at the same step without a probe trains the identical weights: the probe's
     # steps were undone (weights, optimizer state, every RNG); constant LR, so the planned length
@@ -258,6 +260,64 @@ def test_a_budget_alone_sizes_the_run_from_the_measured_step_time(tmp_path):
     fit(same, _cfg(epochs=None, max_steps=result.step, eval_every=saved["eval_every"],
                    scheduler={"name": "constant"}), tmp_path / "explicit", show_progress=False)
     assert result.step >= 1 and weights_digest(same.net) == weights_digest(backend.net)
+
+
+class PaceChange(RegressionBackend):
+    """Sleeps ``timed`` seconds in its first train steps (the engine's step-time probe) and ``after``
+    seconds in every later one: a machine busier, or idler, while the probe timed it than after."""
+
+    def __init__(self, timed: float, after: float, **kw):
+        super().__init__(**kw)
+        self.timed, self.after, self.calls = timed, after, 0
+
+    def train_step(self, batch, ctx):
+        from voicetune.trainer import probe
+
+        self.calls += 1
+        time.sleep(self.timed if self.calls <= probe.PROBE_STEPS else self.after)
+        return super().train_step(batch, ctx)
+
+
+def _budget_run(tmp_path, backend, budget: float):
+    run = tmp_path / "run"
+    t0 = time.monotonic()
+    result = fit(backend, _cfg(epochs=None, max_minutes=budget, eval_every=5, scheduler={"name": "constant"},
+                               early_stop={"enabled": False}), run, show_progress=False)
+    import yaml
+
+    planned = _events(run, "start")[0]["total_steps"]
+    return result, planned, _events(run, "refit"), yaml.safe_load((run / "config.yaml").read_text()), \
+        time.monotonic() - t0
+
+
+def test_a_budget_run_faster_than_its_probe_is_lengthened_to_fill_the_budget(tmp_path):
+    budget = 0.1  # minutes
+    result, planned, refits, saved, took = _budget_run(tmp_path, PaceChange(timed=0.25, after=0.01), budget)
+    # the probe saw 0.25 s per step and planned ~16 steps of the 6 s; the steps then take ~0.01 s
+    assert planned <= 6 / 0.25 and refits and refits[0]["previous"] == planned
+    assert result.status == "finished" and result.step >= 3 * planned
+    assert took >= 0.6 * budget * 60  # the budget is used, not left two-thirds idle
+    assert saved["max_steps"] == result.step and "re-fitted at step" in saved["derived"]["max_steps"]
+
+
+def test_a_budget_run_slower_than_its_probe_is_shortened_and_still_ends_evaluated(tmp_path):
+    budget = 0.1
+    result, planned, refits, saved, _took = _budget_run(tmp_path, PaceChange(timed=0.01, after=0.06), budget)
+    assert refits and result.step < planned / 2
+    # it ends as a finished run whose last step was evaluated, not cut by the budget between evals
+    assert result.status == "finished"
+    assert _events(tmp_path / "run", "eval")[-1]["step"] == result.step == saved["max_steps"]
+
+
+def test_only_a_length_free_schedule_is_refitted():
+    from voicetune.trainer.config import SchedulerConfig
+    from voicetune.trainer.sizing import length_free
+
+    assert length_free(SchedulerConfig(name="exponential")) and length_free(SchedulerConfig(name="constant"))
+    assert length_free(SchedulerConfig(name="step", milestone_steps=[10], warmup_steps=5))
+    assert not length_free(SchedulerConfig(name="cosine_restarts"))
+    assert not length_free(SchedulerConfig(name="step"))  # milestones at fractions of the run
+    assert not length_free(SchedulerConfig(name="exponential", warmup_fraction=0.05))
 
 
 def test_a_budget_that_fits_no_step_is_refused(tmp_path):

@@ -30,7 +30,7 @@ from voicetune.trainer.logs import RunLog
 from voicetune.trainer.monitor import Event, Monitor
 from voicetune.trainer.runtime import StopSignals, clear_stale_logs, make_accelerator, seed_all, to_device
 from voicetune.trainer.schedule import apply_lr, build_optimizer
-from voicetune.trainer.sizing import size_run
+from voicetune.trainer.sizing import refit, size_run
 from voicetune.trainer.stepper import Stepper
 from voicetune.trainer.ui import Progress, banner
 
@@ -220,6 +220,7 @@ class _Run:
     def train(self) -> FitResult:
         status, message = "finished", ""
         self.start = self.probe_started  # the budget counts the step-time probe too
+        self.loop_started, self.loop_step0 = time.monotonic(), self.step  # the pace refit measures
         with StopSignals() as signals:
             while status == "finished" and self.step < self.total:
                 status, message = self._epoch(signals)
@@ -307,13 +308,18 @@ class _Run:
         """Eval, samples, checkpoint and every reason to stop, in that order."""
         cfg, step = self.cfg, self.step
         stopper = self._report(events)
+        t0, evaluated = time.monotonic(), False
         if stopper is None and (step % self.eval_every == 0 or step == self.total):
-            stopper = self._evaluate()
+            stopper, evaluated = self._evaluate(), True
         if stopper is None and step % self.save_every == 0:
             self._save(step)
+        if evaluated and stopper is None and step < self.total:
+            refit(self, time.monotonic() - t0)
         # every process must take the same decision, or a collective would hang
         flags = [signals.received is not None,
-                 cfg.max_minutes is not None and time.monotonic() - self.start >= cfg.max_minutes * 60,
+                 # the last step done (and evaluated) is a finished run, even a moment past the budget
+                 cfg.max_minutes is not None and time.monotonic() - self.start >= cfg.max_minutes * 60
+                 and step < self.total,
                  stopper is not None]
         if self.world > 1:
             vec = torch.tensor([float(f) for f in flags], device=self.acc.device)

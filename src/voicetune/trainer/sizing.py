@@ -1,14 +1,25 @@
 """How long a run is and every interval sized from that: the step-time probe against a
 --max-minutes budget (probe.py), the LR schedule, eval/save/sample intervals, the backend's warm-ups.
-A resumed run whose length changed re-sizes its schedule and says so."""
+A resumed run whose length changed re-sizes its schedule and says so; a run sized from its budget is
+re-fitted at each eval from the time its steps really take (refit)."""
 
 from __future__ import annotations
 
+import math
 import time
 
+import torch
+
 from voicetune.trainer import probe
-from voicetune.trainer.config import save_config
+from voicetune.trainer.config import SchedulerConfig, save_config
 from voicetune.trainer.schedule import LRSchedule, run_length
+
+# The probe times two steps. A machine busier while it runs than after (other work on a shared
+# core) sized a 20-minute run at 15.17 s per step = 54 steps, which then finished in 14 minutes
+# (bench-out run of docs/BENCHMARKS.md "Which checkpoint a long run keeps"); so the run re-fits its
+# length at each eval, and only when the fit moves by more than this share of it (and 2 steps).
+REFIT_MIN_CHANGE = 0.05
+REFIT_MARGIN = 0.03  # of the budget, kept back when re-fitting (36 s of 20 minutes: 2-4 VITS steps here)
 
 
 def size_run(run) -> None:
@@ -17,6 +28,7 @@ def size_run(run) -> None:
     engine's run object (engine._Run); sets its length, total, schedule and intervals."""
     cfg, backend = run.cfg, run.backend
     run.probe_started = time.monotonic()
+    run.budget_sized = False  # this process sized the run from --max-minutes (so refit may re-size it)
     run.planned_evals = probe.EVALS_PER_RUN  # fewer when a --max-minutes budget cannot hold them
     run.rules = list(getattr(backend, "freeze_rules", list)())  # the probe times the post-warm-up step
     run.timing = None  # (step, eval, save) seconds once measured
@@ -28,6 +40,7 @@ def size_run(run) -> None:
                    plan.explain + (f", after the {run.step} steps already done" if run.step else ""))
         cfg.derived[probe.LENGTH_FROM] = "max_minutes"
         run.planned_evals = plan.evals
+        run.budget_sized = not run.dry_run
     run.length = run_length(len(run.train_ds), cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps,
                              run.world)
     run.total = run.length.total_steps
@@ -52,3 +65,51 @@ def size_run(run) -> None:
     run.samples_every = cfg.samples_every or run.eval_every
     if run.saved_total is not None and run.saved_total != run.total and run.main and not run.dry_run:
         save_config(cfg, run.run_dir / "config.yaml")
+
+
+def length_free(s: SchedulerConfig) -> bool:
+    """Whether the schedule gives each step the same LR whatever the run's length: only then can a
+    run be made longer or shorter mid-way without its LR jumping (a cosine or a milestone at a
+    fraction of the run would move under the steps already taken)."""
+    fixed_warmup = s.warmup_steps is not None or s.warmup_fraction == 0
+    by_step = s.name in ("constant", "exponential") or (s.name == "step" and s.milestone_steps is not None)
+    return fixed_warmup and by_step
+
+
+def refit(run, end_seconds: float) -> None:
+    """Re-size a --max-minutes run after an eval from its measured pace: what the rest of the budget
+    holds at the seconds per step taken so far (evals and checkpoints included), keeping back
+    ``end_seconds`` (the eval + checkpoint just made) for the run's last one, and REFIT_MARGIN of the
+    budget for a pace that slows (a run cut by the budget between evals ends without its last eval).
+
+    The warm-ups and freeze-until steps the backend sized from the first plan are kept: they are
+    steps already planned or taken, not fractions re-read later. Every process takes the same
+    decision (the smallest fit). ``run``: the engine's run object (engine._Run)."""
+    cfg = run.cfg
+    done = run.step - run.loop_step0
+    if not run.budget_sized or done < 1 or not length_free(cfg.scheduler):
+        return
+    now = time.monotonic()
+    pace = (now - run.loop_started) / done
+    left = cfg.max_minutes * 60 * (1 - REFIT_MARGIN) - (now - run.start) - end_seconds
+    fits = run.step + max(0, math.floor(left / pace))
+    if run.world > 1:
+        vec = torch.tensor([float(fits)], device=run.acc.device)
+        torch.distributed.all_reduce(vec, op=torch.distributed.ReduceOp.MIN)
+        fits = int(vec.item())
+    old = run.total
+    if abs(fits - old) < max(2, REFIT_MIN_CHANGE * old):
+        return
+    first_plan = cfg.derived.get("max_steps", "").split("; re-fitted")[0]
+    cfg.derive("max_steps", fits, f"{first_plan}; re-fitted at step {run.step} from {old}: {pace:.2f} s per "
+               f"step so far (evals and checkpoints included) and {max(left, 0.0):.0f} s of the budget left")
+    run.length = run_length(len(run.train_ds), cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps, run.world)
+    run.total = run.length.total_steps
+    cfg.derived["run.total_steps"] = f"{run.total}: {run.length.explain} (re-fitted at step {run.step})"
+    run.schedule = LRSchedule(cfg.scheduler, run.length)
+    if run.main:
+        save_config(cfg, run.run_dir / "config.yaml")
+        run.log.event("refit", run.step, total_steps=run.total, previous=old, seconds_per_step=round(pace, 3))
+        run.progress.set_total(run.total)
+        run.progress.print(f"run length: {old} -> {run.total} steps ({pace:.2f} s per step so far, "
+                           f"{cfg.max_minutes:g}-minute budget)")

@@ -78,6 +78,10 @@ class Progress:
             info += " lr " + "/".join(f"{v:.2e}" for v in lr.values())
             self.bar.update(self.task, completed=step, epoch=epoch, info=info)
 
+    def set_total(self, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, total=total)
+
     def print(self, text: str) -> None:
         if self.enabled:
             console.print(text)

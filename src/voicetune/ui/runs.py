@@ -256,7 +256,7 @@ def run_state(ws: Workspace, name: str) -> RunState:
     st = RunState(name, "not started", checkpoints=checkpoints(folder))
     for e in events:
         st.step = max(st.step, int(e.get("step", 0))) if e.get("event") == "train" else st.step
-        if e.get("event") in ("start", "resume"):
+        if e.get("event") in ("start", "resume", "refit"):  # refit: the engine re-sized a --max-minutes run
             st.total = e.get("total_steps")
         if e.get("event") == "warning":
             st.message = e.get("message", "")
