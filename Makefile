@@ -42,7 +42,7 @@ demo: setup
 	$(BIN)/voicetune demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20  # the slowest tests, so a CI log shows where its minutes went
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m ""

@@ -37,12 +37,18 @@ def test_default_command_fills_the_budget_and_changes_the_voice(setup, tmp_path,
                                    "--max-minutes", str(budget), *flags], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     cfg = yaml.safe_load((run / "config.yaml").read_text())
-    planned = cfg["max_steps"]
     assert cfg["epochs"] is None and "min budget" in cfg["derived"]["max_steps"]
-    assert f"max_steps = {planned} steps" in res.output  # the banner's run length is the budget's
     events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     start, end = events[0], events[-1]
-    assert start["total_steps"] == planned and end["event"] == "end"
+    first = start["total_steps"]
+    assert f"max_steps = {first} steps" in res.output and end["event"] == "end"  # the banner's length is the budget's
+    # the run re-fits its length to its measured pace at evals (trainer/sizing.py refit): each change is
+    # printed, and config.yaml holds the length the run ended with
+    refits = [e for e in events if e["event"] == "refit"]
+    for e in refits:
+        assert f"run length: {e['previous']} -> {e['total_steps']} steps" in res.output.replace("\n", " "), e
+    planned = refits[-1]["total_steps"] if refits else first
+    assert cfg["max_steps"] == planned and ("re-fitted" in cfg["derived"]["max_steps"]) == bool(refits)
     trained = [e for e in events if e["event"] == "train"][-1]
     # the run used its budget: it ran (nearly) all planned steps, and about as long as asked
     # (early stop is on by default: with evals every 1-2 steps of a tiny run it may end the run sooner)
@@ -57,7 +63,7 @@ def test_default_command_fills_the_budget_and_changes_the_voice(setup, tmp_path,
     # 2 for 24-29 steps, i.e. 12-14 evals
     every = cfg["eval_every"]
     n = int(cfg["derived"]["eval_every"].split("about ")[1].split()[0])
-    assert every == max(1, planned // n) and n <= 10
+    assert every == max(1, first // n) and n <= 10  # sized from the first plan, kept by a refit
     expected = end["step"] // every  # one at each multiple of it, and at most one more when the run ends
     assert len(evals) >= 5 and expected <= len(evals) <= expected + 1, (len(evals), every, end["step"])
 

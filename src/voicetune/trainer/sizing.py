@@ -14,10 +14,11 @@ from voicetune.trainer import probe
 from voicetune.trainer.config import SchedulerConfig, save_config
 from voicetune.trainer.schedule import LRSchedule, run_length
 
-# The probe times two steps. A machine busier while it runs than after (other work on a shared
-# core) sized a 20-minute run at 15.17 s per step = 54 steps, which then finished in 14 minutes
-# (bench-out run of docs/BENCHMARKS.md "Which checkpoint a long run keeps"); so the run re-fits its
-# length at each eval, and only when the fit moves by more than this share of it (and 2 steps).
+# The probe times a few steps (probe.PROBE_STEPS). A machine busier while it runs than after (other
+# work on a shared core) sized a 20-minute run at 15.17 s per step = 54 steps, which then finished in
+# 14 minutes (docs/BENCHMARKS.md "Which checkpoint a long run keeps"); so the run re-fits its length
+# at each eval, once it has taken as many steps as the probe timed (a pace from one step swung a
+# tiny test run 7 -> 11 -> 7 steps), and only when the fit moves by more than this share (and 2 steps).
 REFIT_MIN_CHANGE = 0.05
 REFIT_MARGIN = 0.03  # of the budget, kept back when re-fitting (36 s of 20 minutes: 2-4 VITS steps here)
 
@@ -87,7 +88,7 @@ def refit(run, end_seconds: float) -> None:
     decision (the smallest fit). ``run``: the engine's run object (engine._Run)."""
     cfg = run.cfg
     done = run.step - run.loop_step0
-    if not run.budget_sized or done < 1 or not length_free(cfg.scheduler):
+    if not run.budget_sized or done < probe.PROBE_STEPS or not length_free(cfg.scheduler):
         return
     now = time.monotonic()
     pace = (now - run.loop_started) / done
