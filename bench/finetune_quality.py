@@ -42,6 +42,11 @@ BENCH = "optimizer:\n  lr: 0.0002\nscheduler:\n  name: constant\nearly_stop:\n  
 BOOT = "  bootstrap:\n    enc_q_steps: 1800\n    lr: 0.0005\n    lr_schedule: constant\n"
 CONFIGS: dict[str, str] = {
     "default": "",  # the product's defaults: nothing but --max-minutes
+    # the product's defaults, the flow alone for the first half (prior-only steps: the decoder and
+    # the discriminator idle), then the resblocks + conv_post as the default trains them: the flow
+    # alone moved the high target's F0 toward it (128 -> 141 Hz), the default's joint run did not
+    "default-flow-first": "vits:\n  prior_warmup_steps: 0\n  freeze_until:\n    dec.resblocks: 0.5\n"
+                          "    dec.conv_post: 0.5\n",
     # the product's defaults with one speed-up each (docs/BENCHMARKS.md "VITS training step"):
     # bf16 autocast on CPU, and half-length decoder segments; every other setting as `default`
     "default-bf16": "precision: bf16\n",
