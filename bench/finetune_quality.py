@@ -47,6 +47,10 @@ CONFIGS: dict[str, str] = {
     # alone moved the high target's F0 toward it (128 -> 141 Hz), the default's joint run did not
     "default-flow-first": "vits:\n  prior_warmup_steps: 0\n  freeze_until:\n    dec.resblocks: 0.5\n"
                           "    dec.conv_post: 0.5\n",
+    # the product's defaults with the posterior encoder trained too, at a tenth of the LR (Adam moves
+    # each weight by about the LR per step, so this keeps it near the distilled one): the decoder's
+    # resblocks pull the pitch to what enc_q's latent carries, so let the latent learn the target's
+    "default-encq-slow": "vits:\n  freeze: [enc_p, dp, dec.conv_pre, dec.ups]\n  lr_mult:\n    enc_q: 0.1\n",
     # the product's defaults with one speed-up each (docs/BENCHMARKS.md "VITS training step"):
     # bf16 autocast on CPU, and half-length decoder segments; every other setting as `default`
     "default-bf16": "precision: bf16\n",
