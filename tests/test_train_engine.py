@@ -278,11 +278,11 @@ class PaceChange(RegressionBackend):
         return super().train_step(batch, ctx)
 
 
-def _budget_run(tmp_path, backend, budget: float):
+def _budget_run(tmp_path, backend, budget: float, eval_every: int = 5, on_checkpoint=None):
     run = tmp_path / "run"
     t0 = time.monotonic()
-    result = fit(backend, _cfg(epochs=None, max_minutes=budget, eval_every=5, scheduler={"name": "constant"},
-                               early_stop={"enabled": False}), run, show_progress=False)
+    result = fit(backend, _cfg(epochs=None, max_minutes=budget, eval_every=eval_every, scheduler={"name": "constant"},
+                               early_stop={"enabled": False}), run, show_progress=False, on_checkpoint=on_checkpoint)
     import yaml
 
     planned = _events(run, "start")[0]["total_steps"]
@@ -302,11 +302,51 @@ def test_a_budget_run_faster_than_its_probe_is_lengthened_to_fill_the_budget(tmp
 
 def test_a_budget_run_slower_than_its_probe_is_shortened_and_still_ends_evaluated(tmp_path):
     budget = 0.1
-    result, planned, refits, saved, _took = _budget_run(tmp_path, PaceChange(timed=0.01, after=0.06), budget)
+    result, planned, refits, saved, _took = _budget_run(tmp_path, PaceChange(timed=0.01, after=0.12), budget)
     assert refits and result.step < planned / 2
     # it ends as a finished run whose last step was evaluated, not cut by the budget between evals
     assert result.status == "finished"
     assert _events(tmp_path / "run", "eval")[-1]["step"] == result.step == saved["max_steps"]
+
+
+def test_a_refit_waits_for_as_many_steps_as_the_probe_timed(tmp_path):
+    from voicetune.trainer import probe
+
+    # an eval after every step: a refit from the pace of the first step alone would swing the length
+    _result, _planned, refits, _saved, _took = _budget_run(tmp_path, PaceChange(timed=0.25, after=0.01), 0.1,
+                                                           eval_every=1)
+    assert refits and min(r["step"] for r in refits) == probe.PROBE_STEPS
+
+
+def test_a_slow_first_eval_is_kept_out_of_the_step_pace(tmp_path, monkeypatch):
+    from voicetune.trainer import probe
+
+    monkeypatch.setattr(probe, "LISTEN_SECONDS", 0.05)  # the probe's guess for one listening
+    calls = []
+
+    def listen(_path, step):  # the first listening loads its models: 3 s, later ones 0.05 s
+        calls.append(step)
+        time.sleep(3.0 if len(calls) == 1 else 0.05)
+        return {"score": float(step)}
+
+    budget = 0.25  # minutes
+    result, _planned, refits, _saved, took = _budget_run(tmp_path, RegressionBackend(step_sleep=0.05), budget,
+                                                         on_checkpoint=listen)
+    # the pace is the training step's (~0.05 s), not the first eval's 3 s spread over the steps before it
+    assert refits and all(r["seconds_per_step"] < 0.15 for r in refits), refits
+    # nor are 3 s foreseen for every eval (the probe's own eval, which may pay a first import, caps it)
+    assert all(r["seconds_per_eval"] < 2.5 for r in refits), refits
+    assert result.status == "finished" and took >= 0.8 * budget * 60
+
+
+def test_the_evals_still_to_come_are_counted_with_the_run_end():
+    from voicetune.trainer.sizing import remaining_evals, steps_that_fit
+
+    assert remaining_evals(10, 10, 5) == 2 and remaining_evals(10, 12, 5) == 3 and remaining_evals(10, 0, 5) == 0
+    # 100 s left at 1 s per step and 10 s per eval every 10 steps: 50 steps bring 5 evals (100 s)
+    assert steps_that_fit(100.0, 0, 1.0, 10.0, 10) == 50
+    assert steps_that_fit(100.0, 0, 1.0, 0.0, 10) == 100 and steps_that_fit(-1.0, 0, 1.0, 10.0, 10) == 0
+    assert steps_that_fit(5.0, 0, 1.0, 10.0, 10) == 0  # not even one step with its closing eval
 
 
 def test_only_a_length_free_schedule_is_refitted():

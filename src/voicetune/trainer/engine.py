@@ -221,6 +221,7 @@ class _Run:
         status, message = "finished", ""
         self.start = self.probe_started  # the budget counts the step-time probe too
         self.loop_started, self.loop_step0 = time.monotonic(), self.step  # the pace refit measures
+        self.eval_blocks: list[float] = []  # seconds of each eval with its checkpoint (refit keeps them apart)
         with StopSignals() as signals:
             while status == "finished" and self.step < self.total:
                 status, message = self._epoch(signals)
@@ -313,8 +314,10 @@ class _Run:
             stopper, evaluated = self._evaluate(), True
         if stopper is None and step % self.save_every == 0:
             self._save(step)
+        if evaluated:
+            self.eval_blocks.append(time.monotonic() - t0)
         if evaluated and stopper is None and step < self.total:
-            refit(self, time.monotonic() - t0)
+            refit(self)
         # every process must take the same decision, or a collective would hang
         flags = [signals.received is not None,
                  # the last step done (and evaluated) is a finished run, even a moment past the budget

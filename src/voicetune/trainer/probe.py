@@ -122,13 +122,18 @@ def measure(run: Any, train_ds: Any, at_step: int) -> tuple[float, float, float]
     return float(np.median(times[1:])), eval_seconds, save_seconds
 
 
+def eval_block_seconds(eval_seconds: float, save_seconds: float, listening: bool) -> float:
+    """One eval as the probe foresees it: the eval pass and samples, a checkpoint, its listening."""
+    return eval_seconds + save_seconds + (LISTEN_SECONDS if listening else 0.0)
+
+
 def plan(budget_minutes: float, step_seconds: float, eval_seconds: float, save_seconds: float,
          listening: bool, spent: float = 0.0) -> BudgetPlan:
     """Steps that fit the budget with ~EVALS_PER_RUN evals and checkpoints inside it, fewer when
     they would take more than EVAL_SHARE of it (at least one: the run's end is evaluated).
 
     ``spent``: seconds of the budget already used (the probe itself: the budget clock starts before it)."""
-    per_eval = eval_seconds + save_seconds + (LISTEN_SECONDS if listening else 0.0)
+    per_eval = eval_block_seconds(eval_seconds, save_seconds, listening)
     budget = budget_minutes * 60
     evals = max(1, min(EVALS_PER_RUN, math.floor(EVAL_SHARE * budget / per_eval) if per_eval > 0 else EVALS_PER_RUN))
     overhead = evals * per_eval + spent

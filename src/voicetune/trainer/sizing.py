@@ -77,23 +77,59 @@ def length_free(s: SchedulerConfig) -> bool:
     return fixed_warmup and by_step
 
 
-def refit(run, end_seconds: float) -> None:
+def remaining_evals(step: int, steps: int, eval_every: int) -> int:
+    """Evals in the ``steps`` steps after ``step``: one at each multiple of ``eval_every`` and one at
+    the run's last step (the engine evaluates its end)."""
+    end = step + steps
+    return 0 if steps <= 0 else end // eval_every - step // eval_every + (end % eval_every != 0)
+
+
+def steps_that_fit(left: float, step: int, step_seconds: float, eval_seconds: float, eval_every: int) -> int:
+    """The most steps after ``step`` whose time, with the evals they bring (remaining_evals), fits
+    ``left`` seconds. The cost grows with the steps, so a bisection finds the largest that fits."""
+    if left <= 0 or step_seconds <= 0:
+        return 0
+    lo, hi = 0, math.floor(left / step_seconds)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid * step_seconds + remaining_evals(step, mid, eval_every) * eval_seconds <= left:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _eval_seconds(run) -> float:
+    """What one more eval (with its checkpoint and listening) will take: the mean of those made since
+    the first. The first pays one-off costs (loading Whisper and the speaker encoder took 135 s against
+    43-47 s for later ones, docs/BENCHMARKS.md "20-minute runs with it"), so alone it counts only as
+    far as the probe's estimate."""
+    blocks = run.eval_blocks
+    if len(blocks) > 1:
+        return sum(blocks[1:]) / (len(blocks) - 1)
+    _step_s, eval_s, save_s = run.timing
+    return min(blocks[0], probe.eval_block_seconds(eval_s, save_s, listening=run.on_checkpoint is not None))
+
+
+def refit(run) -> None:
     """Re-size a --max-minutes run after an eval from its measured pace: what the rest of the budget
-    holds at the seconds per step taken so far (evals and checkpoints included), keeping back
-    ``end_seconds`` (the eval + checkpoint just made) for the run's last one, and REFIT_MARGIN of the
+    holds at the seconds per training step taken so far (the loop's time less its evals) with the
+    evals still to come at the seconds they take (_eval_seconds), keeping back REFIT_MARGIN of the
     budget for a pace that slows (a run cut by the budget between evals ends without its last eval).
 
     The warm-ups and freeze-until steps the backend sized from the first plan are kept: they are
     steps already planned or taken, not fractions re-read later. Every process takes the same
-    decision (the smallest fit). ``run``: the engine's run object (engine._Run)."""
+    decision (the smallest fit). ``run``: the engine's run object (engine._Run); ``run.eval_blocks``
+    holds the seconds of each eval this process made (with its checkpoint and listening)."""
     cfg = run.cfg
     done = run.step - run.loop_step0
     if not run.budget_sized or done < probe.PROBE_STEPS or not length_free(cfg.scheduler):
         return
     now = time.monotonic()
-    pace = (now - run.loop_started) / done
-    left = cfg.max_minutes * 60 * (1 - REFIT_MARGIN) - (now - run.start) - end_seconds
-    fits = run.step + max(0, math.floor(left / pace))
+    pace = max(1e-6, (now - run.loop_started - sum(run.eval_blocks)) / done)
+    per_eval = _eval_seconds(run)
+    left = cfg.max_minutes * 60 * (1 - REFIT_MARGIN) - (now - run.start)
+    fits = run.step + steps_that_fit(left, run.step, pace, per_eval, run.eval_every)
     if run.world > 1:
         vec = torch.tensor([float(fits)], device=run.acc.device)
         torch.distributed.all_reduce(vec, op=torch.distributed.ReduceOp.MIN)
@@ -103,14 +139,15 @@ def refit(run, end_seconds: float) -> None:
         return
     first_plan = cfg.derived.get("max_steps", "").split("; re-fitted")[0]
     cfg.derive("max_steps", fits, f"{first_plan}; re-fitted at step {run.step} from {old}: {pace:.2f} s per "
-               f"step so far (evals and checkpoints included) and {max(left, 0.0):.0f} s of the budget left")
+               f"training step and {per_eval:.0f} s per eval so far, {max(left, 0.0):.0f} s of the budget left")
     run.length = run_length(len(run.train_ds), cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_steps, run.world)
     run.total = run.length.total_steps
     cfg.derived["run.total_steps"] = f"{run.total}: {run.length.explain} (re-fitted at step {run.step})"
     run.schedule = LRSchedule(cfg.scheduler, run.length)
     if run.main:
         save_config(cfg, run.run_dir / "config.yaml")
-        run.log.event("refit", run.step, total_steps=run.total, previous=old, seconds_per_step=round(pace, 3))
+        run.log.event("refit", run.step, total_steps=run.total, previous=old, seconds_per_step=round(pace, 3),
+                      seconds_per_eval=round(per_eval, 3))
         run.progress.set_total(run.total)
-        run.progress.print(f"run length: {old} -> {run.total} steps ({pace:.2f} s per step so far, "
-                           f"{cfg.max_minutes:g}-minute budget)")
+        run.progress.print(f"run length: {old} -> {run.total} steps ({pace:.2f} s per step and {per_eval:.0f} s "
+                           f"per eval so far, {cfg.max_minutes:g}-minute budget)")
