@@ -51,6 +51,8 @@ CONFIGS: dict[str, str] = {
     # each weight by about the LR per step, so this keeps it near the distilled one): the decoder's
     # resblocks pull the pitch to what enc_q's latent carries, so let the latent learn the target's
     "default-encq-slow": "vits:\n  freeze: [enc_p, dp, dec.conv_pre, dec.ups]\n  lr_mult:\n    enc_q: 0.1\n",
+    # the same at 0.3x: does the latent's pitch follow a faster posterior encoder, or does it drift?
+    "default-encq-mid": "vits:\n  freeze: [enc_p, dp, dec.conv_pre, dec.ups]\n  lr_mult:\n    enc_q: 0.3\n",
     # the product's defaults with one speed-up each (docs/BENCHMARKS.md "VITS training step"):
     # bf16 autocast on CPU, and half-length decoder segments; every other setting as `default`
     "default-bf16": "precision: bf16\n",
