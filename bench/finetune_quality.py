@@ -53,6 +53,10 @@ CONFIGS: dict[str, str] = {
     "default-encq-slow": "vits:\n  freeze: [enc_p, dp, dec.conv_pre, dec.ups]\n  lr_mult:\n    enc_q: 0.1\n",
     # the same at 0.3x: does the latent's pitch follow a faster posterior encoder, or does it drift?
     "default-encq-mid": "vits:\n  freeze: [enc_p, dp, dec.conv_pre, dec.ups]\n  lr_mult:\n    enc_q: 0.3\n",
+    # the flow alone moved the high target's F0 up and the training resblocks pulled it back
+    # (default-flow-first): the decoder at 0.3x pulls less; the flow at 3x moves the pitch sooner
+    "default-dec-slow": "vits:\n  lr_mult:\n    dec: 0.3\n",
+    "default-flow-fast": "vits:\n  lr_mult:\n    flow: 3.0\n",
     # the product's defaults with one speed-up each (docs/BENCHMARKS.md "VITS training step"):
     # bf16 autocast on CPU, and half-length decoder segments; every other setting as `default`
     "default-bf16": "precision: bf16\n",
