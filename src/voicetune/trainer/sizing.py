@@ -128,7 +128,9 @@ def refit(run) -> None:
     now = time.monotonic()
     pace = max(1e-6, (now - run.loop_started - sum(run.eval_blocks)) / done)
     per_eval = _eval_seconds(run)
-    left = cfg.max_minutes * 60 * (1 - REFIT_MARGIN) - (now - run.start)
+    # the run's last eval must fit for it to end evaluated: it is priced at the slowest seen since the first
+    slowest = max(run.eval_blocks[1:], default=per_eval)
+    left = cfg.max_minutes * 60 * (1 - REFIT_MARGIN) - (now - run.start) - max(0.0, slowest - per_eval)
     fits = run.step + steps_that_fit(left, run.step, pace, per_eval, run.eval_every)
     if run.world > 1:
         vec = torch.tensor([float(fits)], device=run.acc.device)
