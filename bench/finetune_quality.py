@@ -57,6 +57,13 @@ CONFIGS: dict[str, str] = {
     # (default-flow-first): the decoder at 0.3x pulls less; the flow at 3x moves the pitch sooner
     "default-dec-slow": "vits:\n  lr_mult:\n    dec: 0.3\n",
     "default-flow-fast": "vits:\n  lr_mult:\n    flow: 3.0\n",
+    # the decoder trained on the latent inference gives it (the flow's inverse of the prior at the
+    # alignment's durations) instead of enc_q's, whose pitch it learned in every run above; -grad:
+    # the waveform losses train the flow through its inverse too, not only the KL
+    "default-prior-dec": "vits:\n  decoder_latent: prior\n",
+    "default-prior-dec-grad": "vits:\n  decoder_latent: prior\n  prior_latent_grad: true\n",
+    # the same latent without its noise: one latent per clip, not a new draw each step to average over
+    "default-prior-dec-mean": "vits:\n  decoder_latent: prior\n  prior_latent_noise: 0.0\n",
     # the product's defaults with one speed-up each (docs/BENCHMARKS.md "VITS training step"):
     # bf16 autocast on CPU, and half-length decoder segments; every other setting as `default`
     "default-bf16": "precision: bf16\n",

@@ -134,7 +134,7 @@ def test_overfitting_monitor_warns_or_stops(tmp_path):
 
 
 def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path):
-    cfg = _cfg(epochs=100, max_minutes=0.02)
+    cfg = _cfg(epochs=100, max_minutes=0.05)  # 3 s: 60 steps of 0.05 s; at 1.2 s a busy machine once got to 5
     result = fit(RegressionBackend(step_sleep=0.05), cfg, tmp_path / "run", show_progress=False)
     assert result.status == "time_budget" and 5 < result.step < 100
     assert ckpt.latest(tmp_path / "run").name == f"step-{result.step:06d}"
@@ -383,3 +383,29 @@ def test_dry_run_measures_and_writes_nothing(tmp_path):
     assert result.status == "dry_run" and result.step == 0 and result.checkpoint is None
     assert result.message.startswith("24 steps × ") and "min on this machine" in result.message
     assert not run.exists()
+
+
+def test_a_refit_prices_the_last_eval_at_the_slowest_one_since_the_first(monkeypatch):
+    """refit on a fixed clock: 20-minute budget, 600 s spent (60 s of probe), 30 steps done in a loop
+    of 540 s of which evals took 90 (the first, loading models), 40, 40 and 80 s. Pace (540 - 250) /
+    30 = 9.67 s; later evals cost their mean, 53.3 s; the budget less REFIT_MARGIN leaves 564 s, of
+    which the run's last eval may take 80 - 53.3 s more than the mean: 537.3 s hold 33 more steps
+    (4 evals: steps 40, 50, 60 and the end), where 564 s, every eval at the mean, would hold 36."""
+    from types import SimpleNamespace
+
+    from voicetune.trainer import sizing
+    from voicetune.trainer.config import TrainConfig
+
+    cfg = TrainConfig(epochs=None, max_minutes=20, batch_size=1, max_steps=60, scheduler={"name": "constant"})
+    cfg.derive("max_steps", 60, "probe")
+    monkeypatch.setattr(sizing.time, "monotonic", lambda: 1600.0)
+    run = SimpleNamespace(cfg=cfg, step=30, loop_step0=0, budget_sized=True, start=1000.0, loop_started=1060.0,
+                          eval_blocks=[90.0, 40.0, 40.0, 80.0], timing=(9.0, 30.0, 1.0), on_checkpoint=print,
+                          eval_every=10, world=1, total=60, train_ds=list(range(1000)), main=False)
+    sizing.refit(run)
+    assert run.total == 63 and cfg.max_steps == 63, run.total
+    assert "re-fitted at step 30 from 60" in cfg.derived["max_steps"]
+    # the same 250 s of evals, the slowest since the first 60 s: 557.3 s hold 35 more steps
+    run.eval_blocks, run.total, cfg.max_steps = [90.0, 60.0, 50.0, 50.0], 60, 60
+    sizing.refit(run)
+    assert run.total == 65, run.total

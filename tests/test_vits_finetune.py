@@ -233,3 +233,45 @@ def test_freeze_until_and_warm_ups_are_sized_from_the_run(dataset, joe_voice):
     # with the posterior encoder frozen all run there is nothing for the prior to wait for
     options.freeze = ["enc_p", "enc_q"]
     assert not [r for r in backend.freeze_rules() if r.prefix in ("gen.flow.", "gen.dp.")]
+
+
+@pytest.mark.parametrize("latent,grad", [("posterior", False), ("prior", False), ("prior", True)])
+def test_the_decoder_is_trained_on_the_latent_it_is_told_to_read(dataset, joe_voice, latent, grad):
+    """``decoder_latent: prior`` decodes flow^-1(m_p + noise) at the alignment's durations: the
+    waveform loss reaches the decoder and, with ``prior_latent_grad``, the flow and text encoder
+    through the inverse flow, never the posterior encoder; at noise 0 it is the inverse flow of the
+    aligned prior mean, built here by hand."""
+    from voicetune.models.vits import commons
+    from voicetune.models.vits.features import FeatureCache, collate
+    from voicetune.models.vits.finetune import VitsBackend, VitsTrainOptions
+    from voicetune.models.vits.model import VitsModel
+
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    cache = FeatureCache(dataset, joe_voice, cfg)
+    features = cache.build(load_dataset(dataset))
+    options = VitsTrainOptions(disc_periods=[2], segment_size=4096, decoder_latent=latent, prior_latent_grad=grad)
+    model = VitsModel(cfg)
+    backend = VitsBackend(model, joe_voice, features, options, cache.phonemizer)
+    batch = collate(features.train[:2])
+    out, y = backend._forward(model, batch)
+    assert out.audio_hat.shape == y.shape
+    backend._mel(out.audio_hat).sub(backend._mel(y)).abs().mean().backward()
+
+    def reached(group):
+        return any(p.grad is not None and p.grad.abs().sum() > 0 for p in getattr(model, group).parameters())
+
+    assert reached("dec")
+    assert reached("enc_q") == (latent == "posterior")
+    assert reached("flow") == reached("enc_p") == grad
+
+    options.prior_latent_noise = 0.0
+    model.eval()  # the text encoder's dropout off, so both read the same m_p
+    with torch.no_grad():
+        out = model(batch["ids"], batch["ids_lengths"], batch["spec"], batch["spec_lengths"], decode=False)
+        got = backend._decode_prior(model, out, None)
+        x, m_p, _, _ = model.enc_p(batch["ids"], batch["ids_lengths"])
+        m_p = torch.matmul(out.attn.squeeze(1), m_p.transpose(1, 2)).transpose(1, 2) * out.y_mask
+        z = model.flow(m_p, out.y_mask, reverse=True)
+        want = model.dec(commons.slice_segments(z, out.ids_slice, cfg.segment_frames))
+    assert torch.allclose(got, want, atol=1e-5)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,6 +72,16 @@ class VitsTrainOptions(BaseModel):
     c_periodicity: float = Field(0.0, ge=0, description="weight of the autocorrelation (pitch period) loss on the "
                                  "decoder output (spectral_losses.periodicity_loss)")
     disc_warmup_steps: int = Field(0, ge=0, description="the first steps train only the discriminator")
+    # Piper trains the decoder on the posterior encoder's z; inference feeds it the flow's inverse
+    # of the prior instead. With a distilled posterior encoder the two differ in pitch (its
+    # reconstructions of the high bench target come back at 120-125 of 166 Hz, docs/BENCHMARKS.md
+    # "Posterior-encoder reconstructions"), and a decoder trained on z_q learns that pitch.
+    decoder_latent: Literal["posterior", "prior"] = Field(
+        "posterior", description="what the decoder is trained on: the posterior encoder's z (Piper) or the "
+        "latent inference gives it, flow^-1(m_p + noise x exp(logs_p)) with the durations of the alignment")
+    prior_latent_noise: float = Field(0.667, ge=0, description="noise scale of that prior latent (what inference uses)")
+    prior_latent_grad: bool = Field(False, description="the waveform losses on that latent also train the flow "
+                                    "(through its inverse) and the text encoder if it trains; off: the KL only")
     segment_size: int = Field(8192, ge=1024, description="audio samples the decoder sees per item")
     samples: int = Field(3, ge=0, description="eval sentences spoken at each eval")
     bootstrap: BootstrapOptions = Field(default_factory=BootstrapOptions,
@@ -166,16 +177,34 @@ class VitsBackend:
 
     def _forward(self, gen, batch, decode: bool = True):
         sid = batch["sid"] if self.model.config.n_speakers > 1 else None
-        out = gen(batch["ids"], batch["ids_lengths"], batch["spec"], batch["spec_lengths"], sid, decode=decode)
+        from_prior = decode and self.options.decoder_latent == "prior"
+        out = gen(batch["ids"], batch["ids_lengths"], batch["spec"], batch["spec_lengths"], sid,
+                  decode=decode and not from_prior)
+        if from_prior:
+            out.audio_hat = self._decode_prior(gen, out, sid)
         hop = self.model.config.hop_length
         y = commons.slice_segments(batch["audio"], out.ids_slice * hop, self.options.segment_size)
         return out, y
 
+    def _decode_prior(self, gen, out, sid) -> torch.Tensor:
+        """The decoder's output for the segment of ``out.ids_slice``, from the latent inference would
+        give it at the alignment's durations (VitsModel.infer: z = flow^-1(m_p + eps x exp(logs_p) x noise))."""
+        o, g = self.options, gen.speaker_embedding(sid)
+        z_p = (out.m_p + torch.randn_like(out.m_p) * torch.exp(out.logs_p) * o.prior_latent_noise) * out.y_mask
+        with torch.set_grad_enabled(torch.is_grad_enabled() and o.prior_latent_grad):
+            z = gen.flow(z_p, out.y_mask, g=g, reverse=True)
+        return gen.dec(commons.slice_segments(z, out.ids_slice, self.model.config.segment_frames), g=g)
+
     def _waveform_trains(self) -> bool:
         """Whether a loss on the decoded audio can reach a trainable weight this step. The decoder
-        reads z from the posterior encoder, so with both frozen the mel, STFT and adversarial losses
-        train nothing: only the KL (flow, text encoder) and the duration loss do."""
-        return any(p.requires_grad for m in (self.model.dec, self.model.enc_q) for p in m.parameters())
+        reads z from the posterior encoder (or, with ``decoder_latent: prior``, from the flow), so
+        with both frozen the mel, STFT and adversarial losses train nothing: only the KL (flow,
+        text encoder) and the duration loss do."""
+        if self.options.decoder_latent == "prior":  # the decoder reads the flow's latent, not enc_q's
+            readers = (self.model.dec, self.model.flow) if self.options.prior_latent_grad else (self.model.dec,)
+        else:
+            readers = (self.model.dec, self.model.enc_q)
+        return any(p.requires_grad for m in readers for p in m.parameters())
 
     def _prior_step(self, gen, batch, ctx):
         """A step with the decoder and posterior encoder frozen: the prior losses backpropagate, the
@@ -252,7 +281,7 @@ class VitsBackend:
 
     def eval_step(self, batch, modules):
         gen = modules["gen"]
-        out, _ = self._forward(gen, batch)
+        out, _ = self._forward(gen, batch, decode=False)
         # the whole utterance through the decoder: a deterministic reconstruction score
         audio_hat = gen.dec(out.z * out.y_mask, g=gen.speaker_embedding(batch["sid"]) if gen.config.n_speakers > 1 else None)
         n = min(audio_hat.shape[-1], batch["audio"].shape[-1])
