@@ -409,3 +409,33 @@ def test_a_refit_prices_the_last_eval_at_the_slowest_one_since_the_first(monkeyp
     run.eval_blocks, run.total, cfg.max_steps = [90.0, 60.0, 50.0, 50.0], 60, 60
     sizing.refit(run)
     assert run.total == 65, run.total
+
+
+
+def test_a_plan_that_overruns_the_budget_is_shortened_however_little(monkeypatch):
+    """At 0.1 s per step a 20-minute run is ~11,500 steps: the refit's hysteresis (REFIT_MIN_CHANGE,
+    5 % = ~575 steps) is wider than its margin (REFIT_MARGIN, 36 s = 360 steps), so a plan 100 steps
+    past the whole budget used to be kept and cut by the budget before its last eval (a fresh-clone
+    test run ended time_budget so). Such a plan is shortened; one inside the budget is left alone."""
+    from types import SimpleNamespace
+
+    from voicetune.trainer import sizing
+    from voicetune.trainer.config import TrainConfig
+
+    monkeypatch.setattr(sizing.time, "monotonic", lambda: 1003.04)
+    cfg = TrainConfig(epochs=None, max_minutes=20, batch_size=1, max_steps=100, scheduler={"name": "constant"})
+
+    def refit(total: int) -> int:
+        cfg.max_steps = total
+        run = SimpleNamespace(cfg=cfg, step=30, loop_step0=0, budget_sized=True, start=1000.0, loop_started=1000.0,
+                              eval_blocks=[0.01] * 4, timing=(0.1, 0.01, 0.0), on_checkpoint=None, eval_every=10,
+                              world=1, total=total, train_ds=list(range(100)), main=False)
+        sizing.refit(run)
+        return run.total
+
+    pace, left = 3.0 / 30, 1200 - 3.04  # 30 steps in 3.04 s, 0.04 s of it evals
+    fits = 30 + sizing.steps_that_fit(left - 36, 30, pace, 0.01, 10)
+    whole = 30 + sizing.steps_that_fit(left, 30, pace, 0.01, 10)
+    assert whole - fits > 300 and 0.05 * whole > whole + 100 - fits  # the case the hysteresis hid
+    assert refit(whole + 100) == fits
+    assert refit(fits + 200) == fits + 200  # inside the budget and inside the hysteresis: kept

@@ -75,7 +75,10 @@ class VitsTrainOptions(BaseModel):
     # Piper trains the decoder on the posterior encoder's z; inference feeds it the flow's inverse
     # of the prior instead. With a distilled posterior encoder the two differ in pitch (its
     # reconstructions of the high bench target come back at 120-125 of 166 Hz, docs/BENCHMARKS.md
-    # "Posterior-encoder reconstructions"), and a decoder trained on z_q learns that pitch.
+    # "Posterior-encoder reconstructions"), and a decoder trained on z_q learns that pitch. Trained
+    # on the prior's latent it went lower still (96-109 Hz; 87-92 Hz with prior_latent_grad, against
+    # the default's 118-124 the same day; BENCHMARKS.md "The decoder trained on the prior's latent"):
+    # that latent has the text encoder's intonation, not the clip's, so Piper's posterior stays.
     decoder_latent: Literal["posterior", "prior"] = Field(
         "posterior", description="what the decoder is trained on: the posterior encoder's z (Piper) or the "
         "latent inference gives it, flow^-1(m_p + noise x exp(logs_p)) with the durations of the alignment")
