@@ -411,12 +411,12 @@ def test_a_refit_prices_the_last_eval_at_the_slowest_one_since_the_first(monkeyp
     assert run.total == 65, run.total
 
 
-
 def test_a_plan_that_overruns_the_budget_is_shortened_however_little(monkeypatch):
     """At 0.1 s per step a 20-minute run is ~11,500 steps: the refit's hysteresis (REFIT_MIN_CHANGE,
     5 % = ~575 steps) is wider than its margin (REFIT_MARGIN, 36 s = 360 steps), so a plan 100 steps
-    past the whole budget used to be kept and cut by the budget before its last eval (a fresh-clone
-    test run ended time_budget so). Such a plan is shortened; one inside the budget is left alone."""
+    past the whole budget used to be kept and cut by the budget before its last eval (the 12-second
+    toy run of the 'faster than its probe' test above ended time_budget so in 2 of 4 runs of this
+    file). Such a plan is shortened; one inside the budget is left alone."""
     from types import SimpleNamespace
 
     from voicetune.trainer import sizing
