@@ -64,6 +64,16 @@ CONFIGS: dict[str, str] = {
     "default-prior-dec-grad": "vits:\n  decoder_latent: prior\n  prior_latent_grad: true\n",
     # the same latent without its noise: one latent per clip, not a new draw each step to average over
     "default-prior-dec-mean": "vits:\n  decoder_latent: prior\n  prior_latent_noise: 0.0\n",
+    # the posterior encoder first moved to the target's clips through the frozen base decoder
+    # (models/vits/posterior_adapt.py; ~1.25 s a step at one thread), then the default run on the
+    # rest of the budget: the default's own decoder never reaches the pitch its latent lacks
+    "default-adapt": "vits:\n  posterior_adapt:\n    steps: 240\n",
+    "default-adapt-480": "vits:\n  posterior_adapt:\n    steps: 480\n",
+    # bench/pitch_path.py put the pitch's loss at inference on the prior's side (the aligned prior
+    # decodes lower than the posterior in every default run): the text encoder trained too, slowly
+    # (at full LR it cost WER 25-32 %, "Fine-tuning quality, the recipe")
+    "default-encp-slow": "vits:\n  freeze: [dp, enc_q, dec.conv_pre, dec.ups]\n  lr_mult:\n    enc_p: 0.1\n",
+    "default-encp-mid": "vits:\n  freeze: [dp, enc_q, dec.conv_pre, dec.ups]\n  lr_mult:\n    enc_p: 0.3\n",
     # the product's defaults with one speed-up each (docs/BENCHMARKS.md "VITS training step"):
     # bf16 autocast on CPU, and half-length decoder segments; every other setting as `default`
     "default-bf16": "precision: bf16\n",
@@ -153,12 +163,17 @@ def checkpoint_times(run: Path, clock: Path) -> list[tuple[float, float, int, Pa
     events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     wall, cpu = np.loadtxt(clock, ndmin=2).T
     cpu_at = lambda t: float(np.interp(t, wall, cpu))  # noqa: E731
+    from voicetune.models.vits.run import read_run_file
+
+    # vits.posterior_adapt trains before the "start" event and counts toward --max-minutes: its
+    # seconds (one thread, so wall ~ CPU) are the curve's first minutes
+    adapt = read_run_file(run).get("posterior_adapt", {}).get("seconds", 0.0)
     segments: list[list[dict]] = []
     for e in events:
         if e["event"] in ("start", "resume") or not segments:
             segments.append([])
         segments[-1].append(e)
-    out, cpu_done, wall_done = [], 0.0, 0.0
+    out, cpu_done, wall_done = [], adapt, adapt
     for seg in segments:
         t0 = seg[0]["time"]
         for e in seg:

@@ -275,3 +275,77 @@ def test_the_decoder_is_trained_on_the_latent_it_is_told_to_read(dataset, joe_vo
         z = model.flow(m_p, out.y_mask, reverse=True)
         want = model.dec(commons.slice_segments(z, out.ids_slice, cfg.segment_frames))
     assert torch.allclose(got, want, atol=1e-5)
+
+
+def _recon_l1(model, items) -> float:
+    with torch.no_grad():
+        total = 0.0
+        for it in items:
+            _, m_q, _, mask = model.enc_q(it.spec.unsqueeze(0), torch.tensor([it.frames]))
+            y_hat = model.dec(m_q * mask)[0, 0]
+            n = min(y_hat.shape[-1], it.audio.shape[-1])
+            total += torch.nn.functional.l1_loss(_mel(model, y_hat[:n]), _mel(model, it.audio[:n])).item()
+        return total / len(items)
+
+
+def _mel(model, y):
+    from voicetune.models.vits.mel import mel_spectrogram
+
+    c = model.config
+    return mel_spectrogram(y.unsqueeze(0), c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)
+
+
+def test_posterior_adaptation_moves_only_the_encoder_toward_the_clips(dataset, joe_voice):
+    """vits.posterior_adapt trains enc_q through the frozen decoder: its reconstructions of the
+    clips, dec(m_q(spec)), get closer to them, and no other weight moves."""
+    from voicetune.models.vits.features import FeatureCache
+    from voicetune.models.vits.finetune import VitsTrainOptions
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.models.vits.posterior_adapt import PosteriorAdaptOptions, adapt_posterior
+
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    model = VitsModel(cfg).apply_weight_norm()
+    features = FeatureCache(dataset, joe_voice, cfg).build(load_dataset(dataset))
+    items = features.train[:4]
+    before, state = _recon_l1(model, items), {k: v.clone() for k, v in model.state_dict().items()}
+    o = VitsTrainOptions(c_stft=45.0)
+    report = adapt_posterior(model, items, PosteriorAdaptOptions(steps=40, lr=2e-3, frames=32), c_mel=o.c_mel,
+                             c_stft=o.c_stft, stft_resolutions=o.stft_resolutions)
+    after = _recon_l1(model, items)
+    assert report.steps == 40 and report.loss_after < report.loss_before
+    assert after < 0.8 * before, (before, after)
+    moved = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, state[k])}
+    assert moved == {"enc_q"}, moved
+    assert all(p.requires_grad for p in model.parameters())  # the engine's freeze rules decide from here
+
+
+def test_posterior_adaptation_comes_out_of_the_time_budget(dataset, joe_voice):
+    from types import SimpleNamespace
+
+    from voicetune.errors import VoicetuneError
+    from voicetune.models.vits.features import FeatureCache
+    from voicetune.models.vits.finetune import VitsTrainOptions
+    from voicetune.models.vits.model import VitsModel
+    from voicetune.models.vits.training import adapt_before_run
+    from voicetune.trainer.config import TrainConfig
+
+    cfg = tiny_config()
+    features = FeatureCache(dataset, joe_voice, cfg).build(load_dataset(dataset))
+    model = VitsModel(cfg).apply_weight_norm()
+    backend = SimpleNamespace(model=model, features=features, notes=[],
+                              options=VitsTrainOptions(posterior_adapt={"steps": 3, "frames": 16}))
+    train_cfg = TrainConfig(max_minutes=30.0, batch_size=2)
+    lines, info = [], {}
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert adapt_before_run(backend, info, train_cfg, True, lines.append) is train_cfg  # a dry run only says so
+    assert "3 steps before the run" in lines[-1] and not info
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    got = adapt_before_run(backend, info, train_cfg, False, lines.append)
+    spent = info["posterior_adapt"]["seconds"]
+    assert info["posterior_adapt"]["steps"] == 3 and got.max_minutes == pytest.approx(30.0 - spent / 60)
+    assert "posterior adaptation: 3 steps" in backend.notes[-1]
+    with pytest.raises(VoicetuneError, match="posterior_adapt: its 3 steps took"):
+        adapt_before_run(backend, {}, TrainConfig(max_minutes=1e-6, batch_size=2), False, lines.append)
+    backend.options.posterior_adapt.steps = 0
+    assert adapt_before_run(backend, {}, train_cfg, False, lines.append) is train_cfg

@@ -33,6 +33,7 @@ from voicetune.models.vits.losses import (
     kl_loss,
 )
 from voicetune.models.vits.mel import mel_spectrogram
+from voicetune.models.vits.posterior_adapt import PosteriorAdaptOptions
 from voicetune.models.vits.spectral_losses import comb_excess_loss, log_stft_loss, periodicity_loss
 from voicetune.trainer.backend import FreezeRule, Sample
 
@@ -89,6 +90,11 @@ class VitsTrainOptions(BaseModel):
     samples: int = Field(3, ge=0, description="eval sentences spoken at each eval")
     bootstrap: BootstrapOptions = Field(default_factory=BootstrapOptions,
                                         description="how an ONNX base's posterior encoder is re-learned")
+    # off by default: 240 and 480 steps of it ended 20-minute runs on the high bench target at 88 Hz
+    # with a frame-rate buzz (docs/BENCHMARKS.md "Where the pitch is lost")
+    posterior_adapt: PosteriorAdaptOptions = Field(
+        default_factory=PosteriorAdaptOptions,
+        description="steps that first move the posterior encoder to the dataset's clips through the frozen decoder")
 
 
 @dataclass

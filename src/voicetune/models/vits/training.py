@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from pydantic import ValidationError
 
 from voicetune.errors import VoicetuneError, first_error
 from voicetune.models.vits.finetune import DECODER_PARTS, GROUPS, VitsTrainOptions
-from voicetune.models.vits.run import build_backend, read_run_file, write_run_info
+from voicetune.models.vits.run import build_backend, read_run_file, stage_logger, write_run_info
 from voicetune.trainer.config import TrainConfig, config_from_dict, load_config, read_yaml
 from voicetune.trainer.start import new_run_folder, scorer_for, select_overrides
 
@@ -148,6 +149,34 @@ def resume_vits(request, build):
                          on_checkpoint=scorer_for(cfg, Path(info["dataset"])), dry_run=request.dry_run)
 
 
+def adapt_before_run(backend, info: dict, cfg: TrainConfig, dry_run: bool, log=print) -> TrainConfig:
+    """vits.posterior_adapt (models/vits/posterior_adapt.py) before a new run's first step; its time
+    comes out of --max-minutes, which is the run's whole training time. A resumed run does not
+    adapt again: its checkpoints hold the adapted encoder."""
+    from voicetune.models.vits.posterior_adapt import STAGE, adapt_posterior
+
+    o = backend.options
+    if not o.posterior_adapt.steps:
+        return cfg
+    if dry_run:
+        log(f"{STAGE}: {o.posterior_adapt.steps} steps before the run (not in the estimate below)")
+        return cfg
+    report = adapt_posterior(backend.model, backend.features.train, o.posterior_adapt, c_mel=o.c_mel, c_stft=o.c_stft,
+                             stft_resolutions=o.stft_resolutions, progress=stage_logger(log, "adapt"))
+    info["posterior_adapt"] = asdict(report)
+    backend.notes += report.lines()
+    for line in report.lines():
+        log(line)
+    if cfg.max_minutes is None:
+        return cfg
+    left = cfg.max_minutes - report.seconds / 60
+    if left <= 0:
+        raise VoicetuneError(f"vits.posterior_adapt: its {report.steps} steps took {report.seconds / 60:.1f} min, "
+                             f"the whole --max-minutes {cfg.max_minutes:g}; give fewer steps or more minutes")
+    log(f"max_minutes: {left:.1f} left for training ({cfg.max_minutes:g} minus the adaptation)")
+    return cfg.model_copy(update={"max_minutes": left})
+
+
 def train_vits(request, log=print):
     """`voicetune train` on a Piper/VITS base (backends.TrainRequest): a new run or a resume."""
     from voicetune.data.manage import require_valid
@@ -172,6 +201,7 @@ def train_vits(request, log=print):
     scorer = scorer_for(cfg, Path(dataset))
     backend, info = build_backend(Path(dataset), base, options, speaker=request.speaker, dry_run=request.dry_run,
                                   log=log)
+    cfg = adapt_before_run(backend, info, cfg, request.dry_run, log)
     write_run_info(output, info)
     return engine.fit(backend, cfg, output, show_progress=request.show_progress, on_checkpoint=scorer,
                       dry_run=request.dry_run)
