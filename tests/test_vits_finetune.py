@@ -281,8 +281,9 @@ def _recon_l1(model, items) -> float:
     with torch.no_grad():
         total = 0.0
         for it in items:
-            _, m_q, _, mask = model.enc_q(it.spec.unsqueeze(0), torch.tensor([it.frames]))
-            y_hat = model.dec(m_q * mask)[0, 0]
+            g = model.speaker_embedding(torch.tensor([it.speaker]))
+            _, m_q, _, mask = model.enc_q(it.spec.unsqueeze(0), torch.tensor([it.frames]), g=g)
+            y_hat = model.dec(m_q * mask, g=g)[0, 0]
             n = min(y_hat.shape[-1], it.audio.shape[-1])
             total += torch.nn.functional.l1_loss(_mel(model, y_hat[:n]), _mel(model, it.audio[:n])).item()
         return total / len(items)
@@ -295,19 +296,23 @@ def _mel(model, y):
     return mel_spectrogram(y.unsqueeze(0), c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)
 
 
-def test_posterior_adaptation_moves_only_the_encoder_toward_the_clips(dataset, joe_voice):
+@pytest.mark.parametrize("speakers", [1, 2])
+def test_posterior_adaptation_moves_only_the_encoder_toward_the_clips(dataset, joe_voice, speakers):
     """vits.posterior_adapt trains enc_q through the frozen decoder: its reconstructions of the
-    clips, dec(m_q(spec)), get closer to them, and no other weight moves."""
+    clips, dec(m_q(spec)), get closer to them, and no other weight moves, the speaker table of a
+    two-speaker model included."""
+    import dataclasses
+
     from voicetune.models.vits.features import FeatureCache
     from voicetune.models.vits.finetune import VitsTrainOptions
     from voicetune.models.vits.model import VitsModel
     from voicetune.models.vits.posterior_adapt import PosteriorAdaptOptions, adapt_posterior
 
     torch.manual_seed(0)
-    cfg = tiny_config()
+    cfg = dataclasses.replace(tiny_config(), n_speakers=speakers, gin_channels=8 if speakers > 1 else 0)
     model = VitsModel(cfg).apply_weight_norm()
     features = FeatureCache(dataset, joe_voice, cfg).build(load_dataset(dataset))
-    items = features.train[:4]
+    items = [dataclasses.replace(it, speaker=k % speakers) for k, it in enumerate(features.train[:4])]
     before, state = _recon_l1(model, items), {k: v.clone() for k, v in model.state_dict().items()}
     o = VitsTrainOptions(c_stft=45.0)
     report = adapt_posterior(model, items, PosteriorAdaptOptions(steps=40, lr=2e-3, frames=32), c_mel=o.c_mel,

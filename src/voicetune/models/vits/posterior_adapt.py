@@ -62,8 +62,9 @@ class AdaptReport:
 
 
 def _crops(items: Sequence, opts: PosteriorAdaptOptions, hop: int, rng: random.Random):
-    """``batch`` random windows of ``frames`` frames (shorter clips whole, zero-padded), with lengths."""
-    specs, audios, lengths = [], [], []
+    """``batch`` random windows of ``frames`` frames (shorter clips whole, zero-padded), with their
+    lengths and speaker ids."""
+    specs, audios, lengths, speakers = [], [], [], []
     for _ in range(opts.batch):
         it = rng.choice(items)
         n = it.spec.shape[-1]
@@ -72,13 +73,15 @@ def _crops(items: Sequence, opts: PosteriorAdaptOptions, hop: int, rng: random.R
         specs.append(F.pad(it.spec[:, s:e], (0, opts.frames - (e - s))))
         audios.append(F.pad(it.audio[s * hop : e * hop], (0, (opts.frames - (e - s)) * hop)))
         lengths.append(e - s)
-    return torch.stack(specs), torch.stack(audios), torch.tensor(lengths)
+        speakers.append(it.speaker)
+    return torch.stack(specs), torch.stack(audios), torch.tensor(lengths), torch.tensor(speakers)
 
 
 def adapt_posterior(model, items: Sequence, opts: PosteriorAdaptOptions, *, c_mel: float, c_stft: float,
                     stft_resolutions: Sequence[Sequence[float]], seed: int = 0,
                     progress: Progress | None = None) -> AdaptReport:
-    """Train ``model.enc_q`` in place (everything else frozen) on ``items`` (VitsItem: spec, audio)."""
+    """Train ``model.enc_q`` in place (everything else frozen) on ``items`` (VitsItem: spec, audio,
+    speaker; a multi-speaker model encodes and decodes each crop with its speaker's embedding)."""
     c = model.config
     note = progress or (lambda *_: None)
     rng = random.Random(seed)
@@ -96,11 +99,12 @@ def adapt_posterior(model, items: Sequence, opts: PosteriorAdaptOptions, *, c_me
     losses: list[float] = []
     try:
         for step in range(opts.steps):
-            spec, audio, lengths = _crops(items, opts, c.hop_length, rng)
-            _, m_q, _, mask = model.enc_q(spec, lengths)
-            y_hat = model.dec(m_q * mask)[:, 0]
-            y = audio * torch.repeat_interleave(mask[:, 0], c.hop_length, dim=1)
-            y_hat = y_hat * torch.repeat_interleave(mask[:, 0], c.hop_length, dim=1)
+            spec, audio, lengths, sid = _crops(items, opts, c.hop_length, rng)
+            g = model.speaker_embedding(sid)
+            _, m_q, _, mask = model.enc_q(spec, lengths, g=g)
+            y_hat = model.dec(m_q * mask, g=g)[:, 0]
+            samples = torch.repeat_interleave(mask[:, 0], c.hop_length, dim=1)  # a short clip's padding is silence
+            y, y_hat = audio * samples, y_hat * samples
             loss = c_mel * F.l1_loss(mel(y_hat), mel(y))
             if c_stft:
                 loss = loss + c_stft * log_stft_loss(y_hat, y, stft_resolutions, c.sample_rate)
