@@ -7,9 +7,13 @@ optimised (Adam) against the clip with the fine-tuning's waveform losses, mel L1
 multi-resolution log-STFT (x45, the low band at a 4096 window, which resolves harmonics), with and
 without the autocorrelation (pitch period) loss. If the pitch of dec(z*) reaches the clip's, the
 decoder can say it and the latent is what a recipe must change; if it falls to 86 Hz, the losses
-and this decoder pull toward the frame rate whatever the latent.
+and this decoder pull toward the frame rate whatever the latent. ``--encoder-lr`` then trains the
+posterior encoder's weights instead of a free z (all clips one batch, the same losses): whether an
+encoder, which must serve every clip, can be moved there too. Results accumulate in
+bench-out/latent-search-TARGET.json.
 
-    .venv/bin/python bench/latent_search.py --target high --clips 3 --steps 150
+    .venv/bin/python bench/latent_search.py --target high --clips 3 --steps 150 --encoder-lr 0
+    .venv/bin/python bench/latent_search.py --target high --clips 3 --steps 150 --only "" --encoder-lr 5e-4
 """
 
 from __future__ import annotations
