@@ -29,36 +29,59 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
+from posterior_recon import reconstruct  # noqa: E402
 from quality_targets import build_target  # noqa: E402
 
 LOSSES = {"mel+stft": 0.0, "mel+stft+periodicity": 20.0}  # name -> periodicity weight
 
 
-def search(model, y: torch.Tensor, steps: int, lr: float, c_period: float) -> tuple[np.ndarray, list[float]]:
+def waveform_loss(model, c_period: float = 0.0):
+    """The fine-tuning's waveform losses at its weights: mel L1 x 45 + the log-STFT x 45 (the run's
+    default resolutions), and the periodicity loss at ``c_period``."""
     from voicetune.models.vits.finetune import VitsTrainOptions
-    from voicetune.models.vits.mel import mel_spectrogram, spectrogram
+    from voicetune.models.vits.mel import mel_spectrogram
     from voicetune.models.vits.spectral_losses import log_stft_loss, periodicity_loss
 
     c = model.config
     mel = lambda a: mel_spectrogram(a, c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)  # noqa: E731
     res = VitsTrainOptions().stft_resolutions
-    with torch.no_grad():
-        spec = spectrogram(y, c.filter_length, c.hop_length, c.win_length)
-        _, m_q, _, mask = model.enc_q(spec, torch.tensor([spec.shape[-1]]))
-    n = m_q.shape[-1] * c.hop_length
-    y = y[:, :n]
-    z = (m_q * mask).clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr)
+
+    def loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = 45 * F.l1_loss(mel(y_hat), mel(y)) + 45 * log_stft_loss(y_hat, y, res, c.sample_rate)
+        return out + c_period * periodicity_loss(y_hat, y) if c_period else out
+
+    return loss
+
+
+def encode(model, y: torch.Tensor):
+    """(spec, frame lengths, samples kept) of a batch of equal-length clips [b, samples]."""
+    from voicetune.models.vits.mel import spectrogram
+
+    c = model.config
+    spec = spectrogram(y, c.filter_length, c.hop_length, c.win_length)
+    return spec, torch.full((y.shape[0],), spec.shape[-1]), spec.shape[-1] * c.hop_length
+
+
+def optimise(forward, y: torch.Tensor, loss_fn, steps: int, opt) -> list[float]:
+    """``steps`` optimizer steps on loss_fn(forward(), y); the loss of each."""
     curve = []
     for _ in range(steps):
-        y_hat = model.dec(z)[:, 0, :n]
-        loss = 45 * F.l1_loss(mel(y_hat), mel(y)) + 45 * log_stft_loss(y_hat, y, res, c.sample_rate)
-        if c_period:
-            loss = loss + c_period * periodicity_loss(y_hat, y)
+        loss = loss_fn(forward(), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         curve.append(loss.item())
+    return curve
+
+
+def search(model, y: torch.Tensor, steps: int, lr: float, c_period: float) -> tuple[np.ndarray, list[float]]:
+    """A free latent z, from the posterior mean of the clip [1, samples], optimised by Adam."""
+    spec, lengths, n = encode(model, y)
+    with torch.no_grad():
+        _, m_q, _, mask = model.enc_q(spec, lengths)
+    z = (m_q * mask).clone().requires_grad_(True)
+    curve = optimise(lambda: model.dec(z)[:, 0, :n], y[:, :n], waveform_loss(model, c_period), steps,
+                     torch.optim.Adam([z], lr=lr))
     with torch.no_grad():
         return model.dec(z)[0, 0, :n].numpy(), curve
 
@@ -66,35 +89,22 @@ def search(model, y: torch.Tensor, steps: int, lr: float, c_period: float) -> tu
 def train_encoder(model, clips: list[np.ndarray], steps: int, lr: float) -> tuple[list[np.ndarray], list[float]]:
     """The same losses, but the posterior encoder's weights move (all clips one batch), not a free z:
     whether an encoder, which must serve every clip, can be moved there as the free latents are."""
-    from voicetune.models.vits.finetune import VitsTrainOptions
-    from voicetune.models.vits.mel import mel_spectrogram, spectrogram
-    from voicetune.models.vits.spectral_losses import log_stft_loss
-
-    c = model.config
-    mel = lambda a: mel_spectrogram(a, c.filter_length, c.mel_channels, c.sample_rate, c.hop_length, c.win_length)  # noqa: E731
-    res = VitsTrainOptions().stft_resolutions
     y = torch.stack([torch.from_numpy(a).float() for a in clips])
-    spec = spectrogram(y, c.filter_length, c.hop_length, c.win_length)
-    lengths = torch.full((len(clips),), spec.shape[-1])
-    n = spec.shape[-1] * c.hop_length
+    spec, lengths, n = encode(model, y)
     params = list(model.enc_q.parameters())
     for p in params:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-9, weight_decay=0.0)
-    curve = []
-    for _ in range(steps):
+
+    def decoded() -> torch.Tensor:
         _, m_q, _, mask = model.enc_q(spec, lengths)
-        y_hat = model.dec(m_q * mask)[:, 0, :n]
-        loss = 45 * F.l1_loss(mel(y_hat), mel(y[:, :n])) + 45 * log_stft_loss(y_hat, y[:, :n], res, c.sample_rate)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        curve.append(loss.item())
+        return model.dec(m_q * mask)[:, 0, :n]
+
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-9, weight_decay=0.0)
+    curve = optimise(decoded, y[:, :n], waveform_loss(model), steps, opt)
     for p in params:
         p.requires_grad_(False)
     with torch.no_grad():
-        _, m_q, _, mask = model.enc_q(spec, lengths)
-        return list(model.dec(m_q * mask)[:, 0, :n].numpy()), curve
+        return list(decoded().numpy()), curve
 
 
 def main() -> None:
@@ -110,7 +120,6 @@ def main() -> None:
     from voicetune.audio import load_audio
     from voicetune.data.dataset import load_dataset
     from voicetune.evaluation.pitch import analyze_pitch, frame_rate_comb
-    from voicetune.models.vits.mel import spectrogram
     from voicetune.models.vits.run import build_backend
     from voicetune.models.vits.training import vits_options
 
@@ -128,15 +137,9 @@ def main() -> None:
         p = analyze_pitch(audios, sr, rate)
         return {"f0": p.median_f0, "lock": p.lock_share, "comb": frame_rate_comb(audios, sr, rate)}
 
-    with torch.no_grad():
-        start = []
-        for a in clips:
-            y = torch.from_numpy(a).float().unsqueeze(0)
-            spec = spectrogram(y, 1024, 256, 1024)
-            _, m_q, _, mask = model.enc_q(spec, torch.tensor([spec.shape[-1]]))
-            start.append(model.dec(m_q * mask)[0, 0].numpy())
-    out = Path(f"bench-out/latent-search-{args.target}.json")
-    results = json.loads(out.read_text()) if out.exists() else {}  # accumulates over invocations
+    start = [reconstruct(model, a) for a in clips]
+    store = Path(f"bench-out/latent-search-{args.target}.json")
+    results = json.loads(store.read_text()) if store.exists() else {}  # accumulates over invocations
     results.update({"clips": row(clips), "start: dec(m_q)": row(start)})
     print(f"{args.target}: {len(clips)} clips of {args.frames} frames; input {results['clips']}, dec(m_q) {results['start: dec(m_q)']}")
     for name, c_period in ((k, LOSSES[k]) for k in args.only.split(",") if k):
@@ -163,7 +166,7 @@ def main() -> None:
         results[f"encoder, lr {args.encoder_lr:g}"] = r
         print(f"encoder, lr {args.encoder_lr:g}: F0 {r['f0']:.0f} Hz, lock {r['lock']:.0%}, comb {r['comb']:+.1f} dB, "
               f"loss {r['loss']}, {r['cpu_s']:.0f} CPU s", flush=True)
-    out.write_text(json.dumps(results, indent=1))
+    store.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
